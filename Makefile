@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine:
+#   make test   create .venv when missing, install, run the test suite
+#   make book   same set-up, build the HTML book with every chapter executed (strict)
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: test test-fast book sync clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "Book built: $(CURDIR)/_build/html/index.html"
+
+# Regenerate each chapter's .ipynb twin (no outputs) from its .md source.
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --to ipynb --update-metadata '{"jupytext": {"formats": "md:myst,ipynb"}}' chapters/*.md
+	$(PY) -c "import sys, nbformat; [nbformat.write(nbformat.read(p, 4), p) for p in sys.argv[1:]]" chapters/*.ipynb
+
+clean:
+	rm -rf _build

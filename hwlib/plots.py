@@ -1,0 +1,33 @@
+"""Small plotting helpers shared by the chapters (matplotlib only)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from .networks import ReLUNetwork
+from .regions import breakpoints_1d
+
+
+def plot_network_1d(
+    net: ReLUNetwork,
+    lo: float = -5.0,
+    hi: float = 5.0,
+    ax: plt.Axes | None = None,
+    label: str | None = None,
+    mark_breakpoints: bool = True,
+    num: int = 801,
+    **line_kwargs,
+) -> plt.Axes:
+    """Plot a network R -> R on [lo, hi], its exact kinks drawn sharp and marked with dots."""
+    ax = ax if ax is not None else plt.gca()
+    kinks = breakpoints_1d(net, lo, hi)
+    xs = torch.cat([torch.linspace(lo, hi, num, dtype=torch.float64), torch.tensor(kinks, dtype=torch.float64)])
+    xs = xs.sort().values
+    with torch.no_grad():
+        (line,) = ax.plot(xs, net.f1d(xs), label=label, **line_kwargs)
+        if mark_breakpoints and kinks:
+            k = torch.tensor(kinks, dtype=torch.float64)
+            ax.plot(k, net.f1d(k), "o", color=line.get_color(), ms=4)
+    ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+    ax.set_xlabel("$x$")
+    return ax

@@ -1,0 +1,17 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from hwlib.plots import plot_network_1d  # noqa: E402
+from hwlib.regions import sawtooth_network  # noqa: E402
+
+
+def test_plot_network_1d_draws_the_function_and_its_kinks():
+    fig, ax = plt.subplots()
+    plot_network_1d(sawtooth_network(2), 0, 1, ax=ax)
+    curve, dots = ax.lines[0], ax.lines[1]
+    assert list(dots.get_xdata()) == [0.25, 0.5, 0.75]  # the exact kinks are marked
+    assert list(dots.get_ydata()) == [1.0, 0.0, 1.0]
+    assert 0.5 in list(curve.get_xdata())  # and sampled exactly, so the corners are sharp
+    plt.close(fig)
