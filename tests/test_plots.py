@@ -15,3 +15,15 @@ def test_plot_network_1d_draws_the_function_and_its_kinks():
     assert list(dots.get_ydata()) == [1.0, 0.0, 1.0]
     assert 0.5 in list(curve.get_xdata())  # and sampled exactly, so the corners are sharp
     plt.close(fig)
+
+
+def test_plot_sign_region_shades_the_positive_set():
+    from hwlib.gates import or_network
+    from hwlib.plots import plot_sign_region
+
+    fig, ax = plt.subplots()
+    plot_sign_region(or_network(), ax=ax, lim=1.0, num=5)  # ticks -1, -0.5, 0, 0.5, 1
+    shown = ax.images[0].get_array()
+    assert shown[0, 0] == 0 and shown[4, 4] == 1 and shown[0, 4] == 1  # (x1, x2) = (-1,-1), (1,1), (1,-1)
+    assert shown[2, 2] == 0  # the origin is not positive
+    plt.close(fig)

@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from hwlib.backprop import (
+    heaviside,
+    residual_relu_forward,
+    residual_relu_grad,
+    residual_relu_grad_loop,
+    residual_relu_loss,
+)
+
+
+def random_problem(d, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(d, d, generator=g, dtype=torch.float64), torch.randn(d, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 16])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_closed_form_matches_autograd(d, seed):
+    W, x = random_problem(d, seed)
+    W.requires_grad_(True)
+    (expected,) = torch.autograd.grad(residual_relu_loss(W, x), W)
+    torch.testing.assert_close(residual_relu_grad(W.detach(), x), expected)
+
+
+@pytest.mark.parametrize("d", [1, 3, 6])
+def test_index_loop_matches_closed_form(d):
+    W, x = random_problem(d, 7)
+    torch.testing.assert_close(residual_relu_grad_loop(W, x), residual_relu_grad(W, x))
+
+
+def test_gradcheck_of_the_loss():
+    W, x = random_problem(4, 3)
+    assert torch.autograd.gradcheck(lambda w: residual_relu_loss(w, x), (W.requires_grad_(True),))
+
+
+def test_forward_intermediates():
+    W = torch.tensor([[1.0, -2.0], [0.5, 1.0]], dtype=torch.float64)
+    x = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    y, u, v, loss = residual_relu_forward(W, x)
+    torch.testing.assert_close(y, torch.tensor([-1.0, 1.5], dtype=torch.float64))
+    torch.testing.assert_close(u, torch.tensor([0.0, 1.5], dtype=torch.float64))
+    torch.testing.assert_close(v, torch.tensor([-3.0, 3.0], dtype=torch.float64))  # u + W u
+    assert loss.item() == 9.0
+
+
+def test_heaviside_convention_at_zero():
+    assert heaviside(torch.tensor([-1.0, 0.0, 2.0])).tolist() == [0.0, 1.0, 1.0]
+    # at y = 0 the seed's Θ(0) = 1 keeps the x-term; autograd's relu'(0) = 0 drops it
+    W = torch.tensor([[1.0, -1.0], [0.0, 1.0]], dtype=torch.float64)
+    x = torch.tensor([1.0, 1.0], dtype=torch.float64)  # y_1 = 0 exactly
+    y, u, v, _ = residual_relu_forward(W, x)
+    expected = torch.outer(v, u) + torch.outer(heaviside(y) * (v + W.T @ v), x)
+    torch.testing.assert_close(residual_relu_grad(W, x), expected)
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match=r"square matrix \(d, d\), got shape \(2, 3\)"):
+        residual_relu_grad(torch.ones(2, 3), torch.ones(3))
+    with pytest.raises(ValueError, match=r"x must be a vector of shape \(2,\)"):
+        residual_relu_grad(torch.ones(2, 2), torch.ones(3))
