@@ -50,3 +50,41 @@ def plot_sign_region(
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_fold_1d(chain, axes, lo: float = 0.0, hi: float = 1.0, num: int = 1001) -> None:
+    """Draw x -> |w_l ... |w_1 x + b_1| ... + b_l| for l = 1..len(axes), identified intervals shaded.
+
+    `chain` is a list of (w, b) pairs; panel l uses its first l layers.
+    """
+    from .regions import identified_intervals_1d
+
+    xs = torch.linspace(lo, hi, num, dtype=torch.float64)
+    ys = xs.clone()
+    colours = plt.get_cmap("tab20")
+    for depth, ax in enumerate(axes, start=1):
+        w, b = chain[depth - 1]
+        ys = (w * ys + b).abs()
+        intervals = identified_intervals_1d(chain[:depth], lo, hi)
+        for i, (a, c) in enumerate(intervals):
+            ax.axvspan(float(a), float(c), color=colours(i % 20), alpha=0.5, lw=0)
+        ax.plot(xs, ys, color="k", lw=1)
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+        ax.set_title(f"{depth} layer{'s' if depth > 1 else ''}: {len(intervals)} regions", fontsize=9)
+        ax.set_xlabel("$x$")
+
+
+def plot_fold_2d(layers, ax: plt.Axes, lo: float = 0.0, hi: float = 1.0, title: str | None = None) -> None:
+    """Colour each identified region of the square (lo, hi)^2 (a box per region)."""
+    from matplotlib.patches import Rectangle
+
+    from .regions import identified_boxes
+
+    boxes = identified_boxes(layers, lo, hi)
+    colours = plt.get_cmap("tab20")
+    for i, ((x0, x1), (y0, y1)) in enumerate(boxes):
+        ax.add_patch(Rectangle((float(x0), float(y0)), float(x1 - x0), float(y1 - y0), color=colours(i % 20)))
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"{len(boxes)} regions", fontsize=9)

@@ -14,6 +14,7 @@ detected as cancelled, not as a small slope change.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
@@ -284,3 +285,16 @@ def count_identified_regions(layers: Sequence, lo: float = 0.0, hi: float = 1.0)
     for chain in chains:
         count *= len(identified_intervals_1d(chain, lo, hi))
     return count
+
+
+def identified_boxes(layers: Sequence, lo: float = 0.0, hi: float = 1.0) -> list[tuple[tuple[Fraction, Fraction], ...]]:
+    """The identified regions themselves, as boxes: one interval per input coordinate.
+
+    Same support as `count_identified_regions` (whose count is the length of this list), but it
+    lists every region, so use it for figures and small cases: there are 2^(L d) of them for the
+    seed's fold layers.
+    """
+    chains = _coordinate_chains(layers)
+    if not chains:
+        return []
+    return list(itertools.product(*(identified_intervals_1d(chain, lo, hi) for chain in chains)))

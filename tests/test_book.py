@@ -38,7 +38,10 @@ def test_ipynb_twin_is_in_sync_and_has_no_outputs(md):
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
 def test_first_cell_installs_hwlib_from_the_configured_repository(md):
-    first = code_cells(jupytext.read(md))[0].source
+    cells = code_cells(jupytext.read(md))
+    if not cells:
+        pytest.skip(f"{md.name} has no code")
+    first = cells[0].source
     assert 'find_spec("hwlib") is None' in first
     assert f"git+{CONFIG['repository']['url']}" in first
 
@@ -49,3 +52,18 @@ def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
         assert f"chapters/{md.stem}" in files, f"{md.name} is not in _toc.yml"
     for f in files:
         assert (ROOT / f"{f}.md").exists(), f"_toc.yml lists {f}, which does not exist"
+
+
+def review_answers_word_count(text: str) -> int:
+    """Words of the paper-review answers: between the markers, without headings and citation roles."""
+    import re
+
+    body = text.split("<!-- answers: start -->")[1].split("<!-- answers: end -->")[0]
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("#"))
+    body = re.sub(r"\{cite:[pt]\}`[^`]*`", "", body)
+    return len(re.findall(r"[A-Za-z0-9][\w'.%-]*", body))
+
+
+def test_paper_review_answers_fit_in_350_words():
+    text = (ROOT / "chapters" / "paper_review.md").read_text()
+    assert 100 < review_answers_word_count(text) <= 350

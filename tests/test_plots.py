@@ -27,3 +27,16 @@ def test_plot_sign_region_shades_the_positive_set():
     assert shown[0, 0] == 0 and shown[4, 4] == 1 and shown[0, 4] == 1  # (x1, x2) = (-1,-1), (1,1), (1,-1)
     assert shown[2, 2] == 0  # the origin is not positive
     plt.close(fig)
+
+
+def test_fold_plots_shade_one_patch_per_region():
+    from hwlib.plots import plot_fold_1d, plot_fold_2d
+    from hwlib.regions import abs_fold_layer
+
+    fig, axes = plt.subplots(1, 3)
+    plot_fold_1d([(2.0, -1.0)] * 3, axes)
+    assert [len(ax.patches) for ax in axes] == [2, 4, 8]
+    fig2, ax = plt.subplots()
+    plot_fold_2d([abs_fold_layer(2)] * 2, ax)
+    assert len(ax.patches) == 16
+    plt.close("all")

@@ -185,3 +185,15 @@ def test_unsupported_layers_are_refused():
         count_identified_regions([3.0])
     with pytest.raises(ValueError, match="at least one layer"):
         count_identified_regions([])
+
+
+def test_identified_boxes_list_the_counted_regions():
+    from hwlib.regions import identified_boxes
+
+    for layers in ([abs_fold_layer(2)] * 2, [(torch.diag(torch.tensor([3.0, 2.0])), torch.tensor([-1.0, -1.0]))]):
+        boxes = identified_boxes(layers)
+        assert len(boxes) == count_identified_regions(layers)
+        volume = sum((b[0][1] - b[0][0]) * (b[1][1] - b[1][0]) for b in boxes)
+        assert 0 < volume <= 1  # disjoint boxes inside the unit square
+    assert identified_boxes([(torch.zeros(2, 2), torch.zeros(2))]) == []
+    assert count_identified_regions([(torch.diag(torch.tensor([2.0, 0.0])), torch.zeros(2))]) == 0

@@ -1,0 +1,119 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwlib.conv import (
+    conv2d_matrix,
+    conv2d_matrix_symbolic,
+    conv2d_output_size,
+    conv_transpose2d_matrix,
+    conv_transpose2d_matrix_symbolic,
+)
+
+
+@st.composite
+def conv_cases(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), 7))
+    w = draw(st.integers(max(1, kw - 2 * pw), 7))
+    return (kh, kw), (h, w), (sh, sw), (ph, pw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(conv_cases(), st.integers(0, 2**31 - 1))
+def test_conv2d_matrix_matches_torch(case, seed):
+    (kh, kw), (h, w), stride, padding = case
+    g = torch.Generator().manual_seed(seed)
+    kernel = torch.randn(kh, kw, generator=g, dtype=torch.float64)
+    x = torch.randn(h, w, generator=g, dtype=torch.float64)
+    expected = F.conv2d(x[None, None], kernel[None, None], stride=stride, padding=padding)
+    A = conv2d_matrix(kernel, (h, w), stride, padding)
+    assert A.shape == (expected.numel(), h * w)
+    torch.testing.assert_close(A @ x.flatten(), expected.flatten())
+
+
+@settings(max_examples=150, deadline=None)
+@given(conv_cases(), st.integers(0, 2**31 - 1))
+def test_conv_transpose2d_matrix_matches_torch(case, seed):
+    (kh, kw), (h, w), stride, padding = case
+    out_h, out_w = (h - 1) * stride[0] - 2 * padding[0] + kh, (w - 1) * stride[1] - 2 * padding[1] + kw
+    if min(out_h, out_w) < 1:
+        return  # covered by the error test below
+    g = torch.Generator().manual_seed(seed)
+    kernel = torch.randn(kh, kw, generator=g, dtype=torch.float64)
+    x = torch.randn(h, w, generator=g, dtype=torch.float64)
+    expected = F.conv_transpose2d(x[None, None], kernel[None, None], stride=stride, padding=padding)
+    A = conv_transpose2d_matrix(kernel, (h, w), stride, padding)
+    assert A.shape == (expected.numel(), h * w)
+    torch.testing.assert_close(A @ x.flatten(), expected.flatten())
+
+
+@settings(max_examples=100, deadline=None)
+@given(conv_cases())
+def test_transposed_matrix_is_the_transpose(case):
+    kernel_size, size, stride, padding = case
+    kernel = torch.arange(1.0, kernel_size[0] * kernel_size[1] + 1).reshape(kernel_size)
+    A = conv2d_matrix(kernel, size, stride, padding)
+    out = conv2d_output_size(kernel_size, size, stride, padding)
+    # conv_transpose2d from the conv's output size gives back (H', W') <= (H, W); the sizes match
+    # exactly when the stride divides (H + 2 pad - kh), i.e. no input rows were skipped
+    fits = all((n + 2 * p - k) % s == 0 for n, p, k, s in zip(size, padding, kernel_size, stride))
+    if fits:
+        torch.testing.assert_close(conv_transpose2d_matrix(kernel, out, stride, padding), A.T)
+
+
+def test_seed_answer_1_stride_2_padding_1():
+    """The 3x3 kernel on a 3x3 input with stride 2 and padding 1 (GT PS2 §1.1), by hand."""
+    rows = conv2d_matrix_symbolic(3, (3, 3), stride=2, padding=1)
+    w = lambda a, b: f"w_{{({a},{b})}}"  # noqa: E731
+    assert rows == [
+        [w(1, 1), w(1, 2), "0", w(2, 1), w(2, 2), "0", "0", "0", "0"],
+        ["0", w(1, 0), w(1, 1), "0", w(2, 0), w(2, 1), "0", "0", "0"],
+        ["0", "0", "0", w(0, 1), w(0, 2), "0", w(1, 1), w(1, 2), "0"],
+        ["0", "0", "0", "0", w(0, 0), w(0, 1), "0", w(1, 0), w(1, 1)],
+    ]
+
+
+def test_seed_answer_2_transposed_stride_2():
+    """The 2x2 kernel on a 2x2 input, stride 2, no padding (GT PS2 §1.2): each pixel stamps K."""
+    rows = conv_transpose2d_matrix_symbolic(2, (2, 2), stride=2)
+    assert len(rows) == 16 and len(rows[0]) == 4
+    for r in range(2):
+        for c in range(2):
+            for a in range(2):
+                for b in range(2):
+                    out = (2 * r + a) * 4 + (2 * c + b)
+                    assert rows[out][r * 2 + c] == f"w_{{({a},{b})}}"
+                    assert sum(v != "0" for v in rows[out]) == 1  # no overlap at stride 2
+
+
+def test_symbolic_matches_numeric_pattern():
+    kernel = torch.arange(1.0, 10.0).reshape(3, 3)
+    A = conv2d_matrix(kernel, (5, 4), stride=(2, 1), padding=(1, 0))
+    S = conv2d_matrix_symbolic((3, 3), (5, 4), stride=(2, 1), padding=(1, 0))
+    for i, row in enumerate(S):
+        for j, name in enumerate(row):
+            expected = 0.0 if name == "0" else kernel[int(name[4]), int(name[6])].item()
+            assert A[i, j].item() == expected
+
+
+def test_bad_inputs_give_clear_errors():
+    k = torch.ones(3, 3)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        conv2d_matrix(k, (5, 5), stride=0)
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        conv2d_matrix(k, (5, 5), padding=-1)
+    with pytest.raises(ValueError, match=r"kernel \(3, 3\) is larger than the padded input \(2, 2\)"):
+        conv2d_matrix(k, (2, 2))
+    with pytest.raises(ValueError, match="stride must be an int or a pair of ints"):
+        conv2d_matrix(k, (5, 5), stride=1.5)
+    with pytest.raises(ValueError, match="kernel must be 2-D"):
+        conv2d_matrix(torch.ones(1, 1, 3, 3), (5, 5))
+    with pytest.raises(ValueError, match="padding .* is too large"):
+        conv_transpose2d_matrix(torch.ones(2, 2), (1, 1), padding=1)
+    with pytest.raises(ValueError, match="input_size must be positive"):
+        conv2d_matrix(k, (0, 5))
