@@ -189,3 +189,18 @@ def random_crop(x: Tensor, size: int = 32, padding: int = 4, generator: torch.Ge
     images = torch.arange(n, device=x.device)[:, None, None, None]
     channels = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[images, channels, rows, cols]
+
+
+def corrupt_labels(labels: Tensor, fraction: float, num_classes: int = 10, generator: torch.Generator | None = None) -> Tensor:
+    """A copy of `labels` with round(fraction * N) of them, chosen at random, replaced at random.
+
+    Each chosen label is replaced by a class drawn uniformly from all `num_classes` (so about
+    1/num_classes of the replacements happen to equal the true label), as in the label-noise
+    experiments of Zhang et al. (2017). `generator` must live on the labels' device.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    noisy = labels.clone()
+    chosen = torch.randperm(len(labels), generator=generator, device=labels.device)[: round(fraction * len(labels))]
+    noisy[chosen] = torch.randint(0, num_classes, (len(chosen),), generator=generator, device=labels.device)
+    return noisy

@@ -98,3 +98,18 @@ def test_real_cifar10_loads_and_second_load_is_fast(cifar_root):
     again = load_cifar10(cifar_root)
     assert time.perf_counter() - start < 2.0
     assert torch.equal(again.test_x, data.test_x)
+
+
+def test_corrupt_labels_replaces_the_requested_fraction(device):
+    from hwlib.data import corrupt_labels
+
+    g = torch.Generator(device=device).manual_seed(0)
+    labels = torch.randint(0, 10, (10000,), device=device, generator=g)
+    noisy = corrupt_labels(labels, 0.4, generator=g)
+    changed = (noisy != labels).float().mean().item()
+    assert abs(changed - 0.4 * 0.9) < 0.02  # a tenth of the replacements hit the true label again
+    assert noisy.min() >= 0 and noisy.max() <= 9 and noisy.dtype == labels.dtype
+    assert torch.equal(corrupt_labels(labels, 0.0, generator=g), labels)
+    assert torch.equal(labels, labels.clone())  # the input is not modified
+    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\]"):
+        corrupt_labels(labels, 1.5)
