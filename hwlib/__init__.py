@@ -9,6 +9,8 @@ One module per topic; each chapter of the book imports what it needs:
     nn           modules with hand-written backward passes, SGD (000 Q10)
     data         CIFAR-10 loading, random crops, label noise (000 Q12-Q15, 004 §5)
     train        device-resident training loop and learning curves (000 Q11-Q15)
+    models       a small CIFAR-10 CNN, trained and cached (004 §6)
+    attribution  saliency, guided backprop, Grad-CAM, fooling images, class visualisation (004 §6)
     conv         convolution and transposed convolution as matrices (004 §1)
     display      LaTeX rendering of matrices
     plots        plotting helpers
