@@ -65,8 +65,8 @@ class Linear(Module):
         return torch.addmm(self.bias, x, self.weight.T)
 
     def backward(self, grad_output: Tensor) -> Tensor | None:
-        torch.mm(grad_output.T, self.input, out=self.grad_weight)
-        torch.sum(grad_output, 0, out=self.grad_bias)
+        self.grad_weight = grad_output.T @ self.input
+        self.grad_bias = grad_output.sum(0)
         return grad_output @ self.weight if self.input_grad else None
 
     def parameters(self) -> list[Tensor]:
