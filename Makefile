@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test test-fast book sync clean
+.PHONY: test test-fast test-colab test-browser book sync clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not colab and not browser" $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
@@ -34,3 +34,7 @@ sync: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Each chapter's .ipynb in a bare venv whose only set-up is the notebook's first cell (slow).
+test-colab: $(STAMP)
+	$(PY) -m pytest -m colab -v $(PYTEST_ARGS)

@@ -43,7 +43,8 @@ def test_first_cell_installs_hwlib_from_the_configured_repository(md):
         pytest.skip(f"{md.name} has no code")
     first = cells[0].source
     assert 'find_spec("hwlib") is None' in first
-    assert f"git+{CONFIG['repository']['url']}" in first
+    url = CONFIG["repository"]["url"]
+    assert f'"git+{url}"' in first
 
 
 def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():

@@ -1,0 +1,82 @@
+"""Backpropagation by hand through a residual ReLU block (seed 000 Q8).
+
+    y = W x,   u = ReLU(y),   v = u + W u,   L = 1/2 ||v||^2,   W in R^{d x d}, x in R^d.
+
+Closed form of the gradient (the seed's part (b)):
+
+    dL/dW = v ⊗ u + (diag(Θ(y)) (I + W^T) v) ⊗ x,
+
+with ⊗ the outer product and Θ the Heaviside step. Convention at y_k = 0: the seed takes
+Θ(0) = 1; this module follows it. (torch.relu's autograd uses 0 there; the two differ only on
+the measure-zero set where some y_k is exactly 0.)
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class ResidualReLUForward(NamedTuple):
+    """The intermediates of the forward pass, each of shape (d,), and the scalar loss."""
+
+    y: Tensor
+    u: Tensor
+    v: Tensor
+    loss: Tensor
+
+
+def _check(W: Tensor, x: Tensor) -> None:
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must be a square matrix (d, d), got shape {tuple(W.shape)}")
+    if x.shape != (W.shape[0],):
+        raise ValueError(f"x must be a vector of shape ({W.shape[0]},) to match W {tuple(W.shape)}, got {tuple(x.shape)}")
+
+
+def residual_relu_forward(W: Tensor, x: Tensor) -> ResidualReLUForward:
+    """y = W x, u = ReLU(y), v = u + W u, L = ||v||^2 / 2."""
+    _check(W, x)
+    y = W @ x
+    u = torch.relu(y)
+    v = u + W @ u
+    return ResidualReLUForward(y, u, v, 0.5 * (v @ v))
+
+
+def residual_relu_loss(W: Tensor, x: Tensor) -> Tensor:
+    """L(W, x) as a 0-d tensor (differentiable by autograd)."""
+    return residual_relu_forward(W, x).loss
+
+
+def heaviside(y: Tensor) -> Tensor:
+    """Θ(y) = 1 where y >= 0, else 0 (the seed's convention Θ(0) = 1)."""
+    return (y >= 0).to(y.dtype)
+
+
+def residual_relu_grad(W: Tensor, x: Tensor) -> Tensor:
+    """dL/dW by the closed form v ⊗ u + (diag(Θ(y)) (I + W^T) v) ⊗ x; shape (d, d)."""
+    y, u, v, _ = residual_relu_forward(W, x)
+    back_to_y = heaviside(y) * (v + W.T @ v)  # diag(Θ(y)) (I + W^T) v
+    return torch.outer(v, u) + torch.outer(back_to_y, x)
+
+
+def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
+    """dL/dW entry by entry from the index formulas of part (a), in plain Python loops.
+
+    dL/dW_ij = sum_m v_m dv_m/dW_ij with
+    dv_m/dW_ij = du_m/dW_ij + δ_im u_j + sum_l W_ml du_l/dW_ij and du_l/dW_ij = δ_li Θ(y_i) x_j,
+    so dv_m/dW_ij = δ_mi Θ(y_i) x_j + δ_im u_j + W_mi Θ(y_i) x_j. O(d^3) scalar operations:
+    this is what the matrix form saves.
+    """
+    y, u, v, _ = residual_relu_forward(W, x)
+    d = len(x)
+    W_, x_, u_, v_, th = W.tolist(), x.tolist(), u.tolist(), v.tolist(), heaviside(y).tolist()
+    grad = [[0.0] * d for _ in range(d)]
+    for i in range(d):
+        for j in range(d):
+            total = 0.0
+            for m in range(d):
+                dv = (m == i) * th[i] * x_[j] + (m == i) * u_[j] + W_[m][i] * th[i] * x_[j]
+                total += v_[m] * dv
+            grad[i][j] = total
+    return torch.tensor(grad, dtype=W.dtype)

@@ -1,0 +1,90 @@
+"""Small plotting helpers shared by the chapters (matplotlib only)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from .networks import ReLUNetwork
+from .regions import breakpoints_1d
+
+
+def plot_network_1d(
+    net: ReLUNetwork,
+    lo: float = -5.0,
+    hi: float = 5.0,
+    ax: plt.Axes | None = None,
+    label: str | None = None,
+    mark_breakpoints: bool = True,
+    num: int = 801,
+    **line_kwargs,
+) -> plt.Axes:
+    """Plot a network R -> R on [lo, hi], its exact kinks drawn sharp and marked with dots."""
+    ax = ax if ax is not None else plt.gca()
+    kinks = breakpoints_1d(net, lo, hi)
+    xs = torch.cat([torch.linspace(lo, hi, num, dtype=torch.float64), torch.tensor(kinks, dtype=torch.float64)])
+    xs = xs.sort().values
+    with torch.no_grad():
+        (line,) = ax.plot(xs, net.f1d(xs), label=label, **line_kwargs)
+        if mark_breakpoints and kinks:
+            k = torch.tensor(kinks, dtype=torch.float64)
+            ax.plot(k, net.f1d(k), "o", color=line.get_color(), ms=4)
+    ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+    ax.set_xlabel("$x$")
+    return ax
+
+
+def plot_sign_region(
+    net: ReLUNetwork, ax: plt.Axes | None = None, lim: float = 2.0, num: int = 401, title: str | None = None
+) -> plt.Axes:
+    """Shade where a network R^2 -> R is positive, over [-lim, lim]^2, with the axes drawn."""
+    ax = ax if ax is not None else plt.gca()
+    ticks = torch.linspace(-lim, lim, num, dtype=torch.float64)
+    grid = torch.cartesian_prod(ticks, ticks)  # rows: (x1, x2) with x2 varying fastest
+    with torch.no_grad():
+        positive = (net(grid)[:, 0] > 0).reshape(num, num).T  # [x2 index, x1 index]
+    ax.imshow(positive.numpy(), origin="lower", extent=(-lim, lim, -lim, lim), cmap="Blues", vmin=0, vmax=1.6)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_fold_1d(chain, axes, lo: float = 0.0, hi: float = 1.0, num: int = 1001) -> None:
+    """Draw x -> |w_l ... |w_1 x + b_1| ... + b_l| for l = 1..len(axes), identified intervals shaded.
+
+    `chain` is a list of (w, b) pairs; panel l uses its first l layers.
+    """
+    from .regions import identified_intervals_1d
+
+    xs = torch.linspace(lo, hi, num, dtype=torch.float64)
+    ys = xs.clone()
+    colours = plt.get_cmap("tab20")
+    for depth, ax in enumerate(axes, start=1):
+        w, b = chain[depth - 1]
+        ys = (w * ys + b).abs()
+        intervals = identified_intervals_1d(chain[:depth], lo, hi)
+        for i, (a, c) in enumerate(intervals):
+            ax.axvspan(float(a), float(c), color=colours(i % 20), alpha=0.5, lw=0)
+        ax.plot(xs, ys, color="k", lw=1)
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+        ax.set_title(f"{depth} layer{'s' if depth > 1 else ''}: {len(intervals)} regions", fontsize=9)
+        ax.set_xlabel("$x$")
+
+
+def plot_fold_2d(layers, ax: plt.Axes, lo: float = 0.0, hi: float = 1.0, title: str | None = None) -> None:
+    """Colour each identified region of the square (lo, hi)^2 (a box per region)."""
+    from matplotlib.patches import Rectangle
+
+    from .regions import identified_boxes
+
+    boxes = identified_boxes(layers, lo, hi)
+    colours = plt.get_cmap("tab20")
+    for i, ((x0, x1), (y0, y1)) in enumerate(boxes):
+        ax.add_patch(Rectangle((float(x0), float(y0)), float(x1 - x0), float(y1 - y0), color=colours(i % 20)))
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"{len(boxes)} regions", fontsize=9)
