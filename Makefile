@@ -24,6 +24,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not colab and not browser" $(PYTEST_ARGS)
 
 book: $(STAMP)
+	$(PY) tools/web_assets.py
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
@@ -38,3 +39,7 @@ clean:
 # Each chapter's .ipynb in a bare venv whose only set-up is the notebook's first cell (slow).
 test-colab: $(STAMP)
 	$(PY) -m pytest -m colab -v $(PYTEST_ARGS)
+
+# The built HTML in headless Chromium (needs: apt-get install chromium chromium-driver; run after make book).
+test-browser: $(STAMP)
+	$(PY) -m pytest -m browser -v $(PYTEST_ARGS)

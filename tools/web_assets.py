@@ -1,0 +1,81 @@
+"""Fetch the book's JavaScript (MathJax 3, RequireJS, the ipywidgets HTML manager) into _vendor/,
+so that the built HTML renders math and widgets with no network.
+
+_vendor/ is an extra Sphinx static path (its files land in _build/html/_static/). It is not
+_static/ on purpose: Jupyter Book adds every .js file under _static/ to every page.
+
+Run by `make book` before the build. The packages come from the npm registry (`npm pack`). When
+they cannot be fetched (no npm, no registry), each expected file is written as a small shim that
+loads the same file from a public CDN instead, so the book still works online.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENDOR = ROOT / "_vendor"
+
+# npm package -> (folder inside the package, folder under _vendor, entry file, CDN URL of the entry)
+# Only what the pages load is kept (MathJax's TeX-to-HTML component and its fonts, the AMD build of
+# the widget manager with its fonts, RequireJS): a few MB instead of tens.
+KEEP = {
+    "mathjax": ("tex-chtml.js", "output/chtml/fonts/woff-v2/", "input/tex/extensions/"),
+    "requirejs": ("require.js",),
+    "html-manager": ("embed-amd.js", ".woff", ".woff2"),
+}
+PACKAGES = {
+    "mathjax@3.2.2": ("package/es5", "mathjax", "tex-chtml.js",
+                      "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"),
+    "requirejs@2.3.8": ("package", "requirejs", "require.js",
+                        "https://cdn.jsdelivr.net/npm/requirejs@2.3.8/require.js"),
+    "@jupyter-widgets/html-manager@1.0.15": ("package/dist", "html-manager", "embed-amd.js",
+                                              "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.15/dist/embed-amd.js"),
+}
+STAMP = VENDOR / ".complete"
+
+
+def fetch(spec: str, inner: str, target: Path, workdir: Path) -> None:
+    result = subprocess.run(["npm", "pack", spec, "--silent", "--pack-destination", str(workdir)],
+                            capture_output=True, text=True, timeout=300, check=True)
+    tarball = workdir / result.stdout.strip().splitlines()[-1]
+    with tarfile.open(tarball) as tar:
+        keep = KEEP[target.name]
+        members = [m for m in tar.getmembers() if m.name.startswith(inner + "/") and m.isfile()
+                   and any(m.name[len(inner) + 1:].startswith(k) or m.name.endswith(k) for k in keep)]
+        tar.extractall(workdir / target.name, members=members, filter="data")
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(workdir / target.name / inner, target)
+
+
+def write_shim(target: Path, entry: str, url: str) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / entry).write_text(f'document.write(\'<script src="{url}"></script>\');\n')
+
+
+def main() -> int:
+    if STAMP.exists() and STAMP.read_text() == repr(sorted(PACKAGES)):
+        return 0  # already fetched
+    VENDOR.mkdir(parents=True, exist_ok=True)
+    offline = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec, (inner, folder, entry, url) in PACKAGES.items():
+            try:
+                fetch(spec, inner, VENDOR / folder, Path(tmp))
+            except (OSError, subprocess.SubprocessError, tarfile.TarError) as err:
+                print(f"web_assets: could not fetch {spec} ({type(err).__name__}); the book will load it from {url}")
+                write_shim(VENDOR / folder, entry, url)
+                offline.append(spec)
+    if not offline:
+        STAMP.write_text(repr(sorted(PACKAGES)))
+    print(f"web_assets: {len(PACKAGES) - len(offline)} of {len(PACKAGES)} packages served from _vendor")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
