@@ -23,7 +23,6 @@ import torch
 
 from .networks import ReLUNetwork
 
-Number = Fraction
 
 
 @dataclass(frozen=True)
