@@ -74,6 +74,11 @@ mathReady.then(() => {
 
 PAGE_REPORT = """
 const text = document.body.innerText;
+const prose = (() => {  // the page text without code, outputs and typeset math
+  const copy = document.querySelector('article, main, body').cloneNode(true);
+  copy.querySelectorAll('pre, code, script, style, mjx-container, .highlight, .cell_output').forEach(e => e.remove());
+  return copy.innerText;
+})();
 const luminance = (rgb) => {
   const [r, g, b] = rgb.match(/[\\d.]+/g).slice(0, 3).map(v => { v = v / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
@@ -96,7 +101,7 @@ return {
   brokenImages: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src')),
   mathTotal: document.querySelectorAll('.math').length,
   mathRaw: [...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60)),
-  rawTex: /\\$\\$|\\\\\\(|\\\\begin\\{/.test(text),
+  rawTex: (prose.match(/\\$\\$|\\\\\\(|\\\\[a-zA-Z]{2,}/g) || []).slice(0, 5),
   widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
   widgetsRendered: document.querySelectorAll('.jupyter-widgets, .widget-subarea').length,
   lowContrast: textNodes.filter(e => contrast(e) < 3).map(e => e.innerText.slice(0, 40)).slice(0, 5),
@@ -135,7 +140,7 @@ def test_page_renders_completely(page, server, browser):
     assert report["errors"] == 0 and not report["traceback"], "an output shows an error or a traceback"
     assert not report["brokenImages"], f"images that did not load: {report['brokenImages']}"
     assert not report["mathRaw"], f"math left as raw TeX: {report['mathRaw']}"
-    assert not report["rawTex"], "the page text still contains TeX delimiters"
+    assert not report["rawTex"], f"TeX left in the page text: {report['rawTex']}"
     assert report["widgetsRendered"] >= report["widgetViews"], (
         f"{report['widgetViews']} widget outputs but {report['widgetsRendered']} rendered views")
     shown = urlparse(browser.current_url).path.lstrip("/")  # index.html redirects to the intro page
