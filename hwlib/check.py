@@ -311,11 +311,16 @@ def check_kinks(points, net, lo: float, hi: float) -> Report:
     return report
 
 
-def check_word_count(text: str, limit: int = 350) -> Report:
-    """Whether an answer fits the word limit (words: runs of letters, digits and inner punctuation)."""
+def count_words(text: str) -> int:
+    """Words: runs of letters and digits, with inner apostrophes, dots, hyphens and percent signs."""
     import re
 
-    words = len(re.findall(r"[A-Za-z0-9][\w'.%-]*", text))
+    return len(re.findall(r"[A-Za-z0-9][\w'.%-]*", text))
+
+
+def check_word_count(text: str, limit: int = 350) -> Report:
+    """Whether an answer fits the word limit (words as counted by `count_words`)."""
+    words = count_words(text)
     report = Report(f"check_word_count(limit {limit})")
     report.add(f"at most {limit} words", words <= limit, f"{words} words")
     return report

@@ -95,11 +95,14 @@ def _load_torchvision(root: Path, download: bool) -> CIFAR10:
     return CIFAR10(tx, ty, vx, vy, tuple(splits[0].classes), f"torchvision layout in {root}")
 
 
-def _image_files(root: Path) -> dict[str, list[tuple[Path, int]]]:
-    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+def _class_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def _image_files(root: Path, classes: list[str]) -> dict[str, list[tuple[Path, int]]]:
     files = {}
     for split in SPLIT_SIZES:
-        split_classes = sorted(p.name for p in (root / split).iterdir() if p.is_dir())
+        split_classes = _class_folders(root / split)
         if split_classes != classes:
             raise DatasetError(f"{root / split} has class folders {split_classes}, but {root / 'train'} has {classes}.")
         files[split] = [
@@ -137,8 +140,8 @@ def _decode(paths: list[Path]) -> Tensor:
 
 
 def _load_image_folder(root: Path) -> CIFAR10:
-    files = _image_files(root)
-    classes = tuple(sorted(p.name for p in (root / "train").iterdir() if p.is_dir()))
+    classes = tuple(_class_folders(root / "train"))
+    files = _image_files(root, list(classes))
     cache = _cache_path(root, files)
     if cache.exists():
         return CIFAR10(**torch.load(cache, weights_only=True), classes=classes, source=f"image folders in {root} (cached)")

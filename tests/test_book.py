@@ -6,6 +6,8 @@ import nbformat
 import pytest
 import yaml
 
+from hwlib.check import count_words
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -62,7 +64,7 @@ def review_answers_word_count(text: str) -> int:
     body = text.split("<!-- answers: start -->")[1].split("<!-- answers: end -->")[0]
     body = "\n".join(line for line in body.splitlines() if not line.startswith("#"))
     body = re.sub(r"\{cite:[pt]\}`[^`]*`", "", body)
-    return len(re.findall(r"[A-Za-z0-9][\w'.%-]*", body))
+    return count_words(body)
 
 
 def test_paper_review_answers_fit_in_350_words():
