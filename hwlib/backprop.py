@@ -1,15 +1,19 @@
 """Backpropagation by hand through a residual ReLU block (seed 000 Q8).
 
-    y = W x,   u = ReLU(y),   v = u + W u,   L = 1/2 ||v||^2,   W in R^{d x d}, x in R^d.
+    y = W x,   u = ReLU(y),   v = u + W u,   L = 1/2 ||v||^2,
+
+with W in R^{d x d} and x in R^d.
 
 Closed form of the gradient (the seed's part (b)):
 
     dL/dW = v ⊗ u + (diag(Θ(y)) (I + W^T) v) ⊗ x,
 
-with ⊗ the outer product and Θ the Heaviside step. Convention at y_k = 0: the seed takes
-Θ(0) = 1; this module follows it. (torch.relu's autograd uses 0 there; the two differ only on
-the measure-zero set where some y_k is exactly 0.)
+with ⊗ the outer product and Θ the Heaviside step. Convention at y_k = 0: the
+seed takes Θ(0) = 1; this module follows it. (torch.relu's autograd uses 0
+there; the two differ only on the measure-zero set where some y_k is exactly
+0.)
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -19,7 +23,7 @@ from torch import Tensor
 
 
 class ResidualReLUForward(NamedTuple):
-    """The intermediates of the forward pass, each of shape (d,), and the scalar loss."""
+    """The forward pass: y, u, v of shape (d,) each, and the scalar loss."""
 
     y: Tensor
     u: Tensor
@@ -28,10 +32,29 @@ class ResidualReLUForward(NamedTuple):
 
 
 def _check(W: Tensor, x: Tensor) -> None:
-    if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"W must be a square matrix (d, d), got shape {tuple(W.shape)}")
+    """W (d, d) and x (d,): finite floating tensors of one dtype and device."""
+    for name, t in (("W", W), ("x", x)):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            kind = t.dtype if isinstance(t, Tensor) else type(t).__name__
+            raise TypeError(
+                f"{name} must be a floating torch.Tensor, got {kind}"
+            )
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or W.numel() == 0:
+        raise ValueError(
+            f"W must be a square matrix (d, d), got shape {tuple(W.shape)}"
+        )
     if x.shape != (W.shape[0],):
-        raise ValueError(f"x must be a vector of shape ({W.shape[0]},) to match W {tuple(W.shape)}, got {tuple(x.shape)}")
+        raise ValueError(
+            f"x must be a vector of shape ({W.shape[0]},) to match W "
+            f"{tuple(W.shape)}, got {tuple(x.shape)}"
+        )
+    if x.dtype != W.dtype or x.device != W.device:
+        raise TypeError(
+            f"x is {x.dtype} on {x.device} but W is {W.dtype} on {W.device}"
+        )
+    for name, t in (("W", W), ("x", x)):
+        if not bool(t.isfinite().all()):
+            raise ValueError(f"{name} must be finite, got {t.tolist()}")
 
 
 def residual_relu_forward(W: Tensor, x: Tensor) -> ResidualReLUForward:
@@ -50,33 +73,50 @@ def residual_relu_loss(W: Tensor, x: Tensor) -> Tensor:
 
 def heaviside(y: Tensor) -> Tensor:
     """Θ(y) = 1 where y >= 0, else 0 (the seed's convention Θ(0) = 1)."""
+    if not isinstance(y, Tensor) or not y.is_floating_point():
+        raise TypeError(f"y must be a floating torch.Tensor, got {y!r:.60}")
+    if y.isnan().any():
+        raise ValueError("y must not contain NaN (Θ(NaN) is undefined)")
     return (y >= 0).to(y.dtype)
 
 
 def residual_relu_grad(W: Tensor, x: Tensor) -> Tensor:
-    """dL/dW by the closed form v ⊗ u + (diag(Θ(y)) (I + W^T) v) ⊗ x; shape (d, d)."""
+    """dL/dW = v ⊗ u + (diag(Θ(y)) (I + W^T) v) ⊗ x, shape (d, d)."""
     y, u, v, _ = residual_relu_forward(W, x)
     back_to_y = heaviside(y) * (v + W.T @ v)  # diag(Θ(y)) (I + W^T) v
     return torch.outer(v, u) + torch.outer(back_to_y, x)
 
 
 def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
-    """dL/dW entry by entry from the index formulas of part (a), in plain Python loops.
+    """dL/dW entry by entry from part (a)'s index formulas, in Python loops.
 
-    dL/dW_ij = sum_m v_m dv_m/dW_ij with
-    dv_m/dW_ij = du_m/dW_ij + δ_im u_j + sum_l W_ml du_l/dW_ij and du_l/dW_ij = δ_li Θ(y_i) x_j,
-    so dv_m/dW_ij = δ_mi Θ(y_i) x_j + δ_im u_j + W_mi Θ(y_i) x_j. O(d^3) scalar operations:
+        dL/dW_ij = sum_m v_m dv_m/dW_ij,
+        dv_m/dW_ij = du_m/dW_ij + δ_im u_j + sum_l W_ml du_l/dW_ij,
+        du_l/dW_ij = δ_li Θ(y_i) x_j,
+
+    so dv_m/dW_ij = δ_mi Θ(y_i) x_j + δ_im u_j + W_mi Θ(y_i) x_j. O(d^3)
+    scalar operations:
     this is what the matrix form saves.
     """
     y, u, v, _ = residual_relu_forward(W, x)
     d = len(x)
-    W_, x_, u_, v_, th = W.tolist(), x.tolist(), u.tolist(), v.tolist(), heaviside(y).tolist()
+    W_, x_, u_, v_, th = (
+        W.tolist(),
+        x.tolist(),
+        u.tolist(),
+        v.tolist(),
+        heaviside(y).tolist(),
+    )
     grad = [[0.0] * d for _ in range(d)]
     for i in range(d):
         for j in range(d):
             total = 0.0
             for m in range(d):
-                dv = (m == i) * th[i] * x_[j] + (m == i) * u_[j] + W_[m][i] * th[i] * x_[j]
+                dv = (
+                    (m == i) * th[i] * x_[j]
+                    + (m == i) * u_[j]
+                    + W_[m][i] * th[i] * x_[j]
+                )
                 total += v_[m] * dv
             grad[i][j] = total
     return torch.tensor(grad, dtype=W.dtype)

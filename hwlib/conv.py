@@ -1,111 +1,182 @@
 """Convolution and transposed convolution as matrices (seed 004 §1).
 
-For a single-channel input X of shape (H, W) flattened in row-major order (x = X.flatten()),
-PyTorch's conv2d (a cross-correlation) is a linear map y = A x:
+For a single-channel input X of shape (H, W) flattened in row-major order
+(x = X.flatten()), PyTorch's conv2d (a cross-correlation) is a linear map
+y = A x:
 
-    Y[p, q] = sum_{a, b} K[a, b] X[p s - pad + a, q s - pad + b]     (terms outside X are 0)
+    Y[p, q] = sum_{a, b} K[a, b] X[p s - pad + a, q s - pad + b]
 
-so row p*out_w + q of A holds K[a, b] in column r*W + c for r = p s - pad + a, c = q s - pad + b.
-The transposed convolution scatters instead: input pixel (r, c) adds K[a, b] X[r, c] to output
-(r s - pad + a, c s - pad + b). For matching sizes it is exactly the transpose (the adjoint):
-conv_transpose2d_matrix(K, conv output size) == conv2d_matrix(K, (H, W)).T.
+(terms outside X are 0), so row p*out_w + q of A holds K[a, b] in column
+r*W + c for r = p s - pad + a, c = q s - pad + b. The transposed convolution
+scatters instead: input pixel (r, c) adds K[a, b] X[r, c] to output
+(r s - pad + a, c s - pad + b). For matching sizes it is exactly the transpose
+(the adjoint): conv_transpose2d_matrix(K, conv output size) ==
+conv2d_matrix(K, (H, W)).T.
+
+Arguments follow torch.nn.functional: `kernel_size`, `stride` and `padding`
+are ints or pairs (height, width).
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+import itertools
+import operator
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+MAX_MATRIX_ENTRIES = 2**24
+"""The largest matrix (rows * columns) the builders agree to allocate."""
 
 
-def _pair(name: str, value) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+class _Geometry(NamedTuple):
+    """Validated sizes, each a pair (height, width)."""
+
+    kernel: tuple[int, int]
+    size: tuple[int, int]  # the input (H, W)
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    out: tuple[int, int]  # the output (out_h, out_w)
+
+
+def _pair(name: str, value, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a pair (bools refused)."""
+    is_seq = isinstance(value, (tuple, list))
+    items = tuple(value) if is_seq else (value, value)
+    try:
+        if len(items) != 2 or any(isinstance(v, bool) for v in items):
+            raise TypeError
+        pair = (operator.index(items[0]), operator.index(items[1]))
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int or a pair of ints, got {value!r}"
+        ) from None
+    if min(pair) < minimum:
+        raise ValueError(
+            f"{name} must be >= {minimum} (an int or a pair), got {value!r}"
+        )
     return pair
 
 
-def _kernel_shape(kernel) -> tuple[int, int]:
-    shape = tuple(kernel.shape) if isinstance(kernel, Tensor) else tuple(kernel)
-    if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"the kernel must be 2-D (kh, kw) with positive sizes, got shape {shape}")
+def _geometry(
+    kernel_size, input_size, stride, padding, *, transpose: bool
+) -> _Geometry:
+    """Check the arguments and compute the output size along each axis.
+
+    convolution:            out = floor((H + 2 pad - kh) / s) + 1
+    transposed convolution: out = (H - 1) s - 2 pad + kh
+    """
+    k = _pair("kernel_size", kernel_size, 1)
+    size = _pair("input_size", input_size, 1)
+    s = _pair("stride", stride, 1)
+    pad = _pair("padding", padding, 0)
+    axes = list(zip(k, size, s, pad))
+    if transpose:
+        out = tuple((n - 1) * si - 2 * p + kk for kk, n, si, p in axes)
+        if min(out) < 1:
+            raise ValueError(
+                f"padding {pad} is too large for kernel {k}, input {size} "
+                f"and stride {s}: the output would be {out}"
+            )
+    else:
+        padded = tuple(n + 2 * p for _, n, _, p in axes)
+        if k[0] > padded[0] or k[1] > padded[1]:
+            raise ValueError(
+                f"kernel_size: the kernel {k} is larger than the padded "
+                f"input {padded} = input {size} with padding {pad}"
+            )
+        out = tuple((n + 2 * p - kk) // si + 1 for kk, n, si, p in axes)
+    return _Geometry(k, size, s, pad, out)
+
+
+def _matrix_shape(g: _Geometry) -> tuple[int, int]:
+    """(out_h * out_w, H * W), refused above MAX_MATRIX_ENTRIES."""
+    shape = (g.out[0] * g.out[1], g.size[0] * g.size[1])
+    if shape[0] * shape[1] > MAX_MATRIX_ENTRIES:
+        raise ValueError(
+            f"input_size {g.size}: the matrix would be {shape[0]} x "
+            f"{shape[1]}, more than MAX_MATRIX_ENTRIES = "
+            f"{MAX_MATRIX_ENTRIES} entries; use a smaller input"
+        )
     return shape
 
 
-def _check(kernel_shape, input_size, stride, padding) -> tuple[tuple[int, int], ...]:
-    size, s, pad = _pair("input_size", input_size), _pair("stride", stride), _pair("padding", padding)
-    if min(size) < 1:
-        raise ValueError(f"input_size must be positive, got {size}")
-    if min(s) < 1:
-        raise ValueError(f"stride must be >= 1, got {s}")
-    if min(pad) < 0:
-        raise ValueError(f"padding must be >= 0, got {pad}")
-    return size, s, pad
+def _entries(
+    g: _Geometry, *, transpose: bool
+) -> Iterator[tuple[int, int, int, int]]:
+    """(row of A, column of A, a, b) for every entry A[row, col] = K[a, b].
+
+    Both maps link a strided index i to a dense index j = i s - pad + a per
+    axis: for the convolution i is an output pixel and j the input pixel it
+    reads; for the transposed convolution i is an input pixel and j the
+    output pixel it writes. Rows of A are output pixels, columns input pixels.
+    """
+    strided, dense = (g.size, g.out) if transpose else (g.out, g.size)
+    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    grid = itertools.product(
+        range(strided[0]), range(strided[1]), range(kh), range(kw)
+    )
+    for i0, i1, a, b in grid:
+        j0, j1 = i0 * sh - ph + a, i1 * sw - pw + b
+        if 0 <= j0 < dense[0] and 0 <= j1 < dense[1]:
+            i, j = i0 * strided[1] + i1, j0 * dense[1] + j1
+            yield (j, i, a, b) if transpose else (i, j, a, b)
 
 
-def conv2d_output_size(kernel_shape, input_size, stride=1, padding=0) -> tuple[int, int]:
+def conv2d_output_size(
+    kernel_size, input_size, stride=1, padding=0
+) -> tuple[int, int]:
     """floor((H + 2 pad - kh) / s) + 1 along each axis."""
-    (h, w), (sh, sw), (ph, pw) = _check(kernel_shape, input_size, stride, padding)
-    kh, kw = _kernel_shape(kernel_shape)
-    if kh > h + 2 * ph or kw > w + 2 * pw:
+    return _geometry(
+        kernel_size, input_size, stride, padding, transpose=False
+    ).out
+
+
+def conv_transpose2d_output_size(
+    kernel_size, input_size, stride=1, padding=0
+) -> tuple[int, int]:
+    """(H - 1) s - 2 pad + kh along each axis (no output padding, dilation)."""
+    return _geometry(
+        kernel_size, input_size, stride, padding, transpose=True
+    ).out
+
+
+def _kernel_tensor(kernel) -> Tensor:
+    """The kernel as a 2-D real tensor with finite entries."""
+    try:
+        kernel = torch.as_tensor(kernel)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            "kernel must be a 2-D tensor (kh, kw) of numbers, got "
+            f"{type(kernel).__name__}"
+        ) from None
+    if kernel.ndim != 2 or kernel.numel() == 0:
         raise ValueError(
-            f"the kernel ({kh}, {kw}) is larger than the padded input ({h + 2 * ph}, {w + 2 * pw}) "
-            f"= input {(h, w)} with padding {(ph, pw)}"
+            "kernel must be 2-D (kh, kw) with positive sizes, got shape "
+            f"{tuple(kernel.shape)}"
         )
-    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if kernel.dtype == torch.bool or kernel.is_complex():
+        raise TypeError(f"kernel must be real numbers, got {kernel.dtype}")
+    if kernel.is_floating_point() and not bool(kernel.isfinite().all()):
+        raise ValueError(f"kernel must be finite, got {kernel.tolist()}")
+    return kernel
 
 
-def conv_transpose2d_output_size(kernel_shape, input_size, stride=1, padding=0) -> tuple[int, int]:
-    """(H - 1) s - 2 pad + kh along each axis (no output padding, no dilation)."""
-    (h, w), (sh, sw), (ph, pw) = _check(kernel_shape, input_size, stride, padding)
-    kh, kw = _kernel_shape(kernel_shape)
-    out = ((h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw)
-    if min(out) < 1:
-        raise ValueError(
-            f"padding {(ph, pw)} is too large for kernel {(kh, kw)}, input {(h, w)} and stride {(sh, sw)}: "
-            f"the output would be {out}"
-        )
-    return out
-
-
-def _conv_entries(kernel_shape, input_size, stride, padding) -> Iterator[tuple[int, int, int, int]]:
-    """(row of A, column of A, a, b): A[row, col] = K[a, b] for the convolution."""
-    (h, w), (sh, sw), (ph, pw) = _check(kernel_shape, input_size, stride, padding)
-    kh, kw = _kernel_shape(kernel_shape)
-    out_h, out_w = conv2d_output_size(kernel_shape, input_size, stride, padding)
-    for p in range(out_h):
-        for q in range(out_w):
-            for a in range(kh):
-                for b in range(kw):
-                    r, c = p * sh - ph + a, q * sw - pw + b
-                    if 0 <= r < h and 0 <= c < w:
-                        yield p * out_w + q, r * w + c, a, b
-
-
-def _transpose_entries(kernel_shape, input_size, stride, padding) -> Iterator[tuple[int, int, int, int]]:
-    """(row of A, column of A, a, b): A[row, col] = K[a, b] for the transposed convolution."""
-    (h, w), (sh, sw), (ph, pw) = _check(kernel_shape, input_size, stride, padding)
-    kh, kw = _kernel_shape(kernel_shape)
-    out_h, out_w = conv_transpose2d_output_size(kernel_shape, input_size, stride, padding)
-    for r in range(h):
-        for c in range(w):
-            for a in range(kh):
-                for b in range(kw):
-                    p, q = r * sh - ph + a, c * sw - pw + b
-                    if 0 <= p < out_h and 0 <= q < out_w:
-                        yield p * out_w + q, r * w + c, a, b
-
-
-def _fill(entries, shape, kernel: Tensor) -> Tensor:
-    A = torch.zeros(shape, dtype=kernel.dtype)
-    for row, col, a, b in entries:
+def _matrix(kernel, input_size, stride, padding, transpose: bool) -> Tensor:
+    kernel = _kernel_tensor(kernel)
+    g = _geometry(
+        tuple(kernel.shape), input_size, stride, padding, transpose=transpose
+    )
+    A = torch.zeros(_matrix_shape(g), dtype=kernel.dtype, device=kernel.device)
+    for row, col, a, b in _entries(g, transpose=transpose):
         A[row, col] += kernel[a, b]
     return A
 
 
 def conv2d_matrix(kernel: Tensor, input_size, stride=1, padding=0) -> Tensor:
-    """A with A @ x.flatten() == F.conv2d(x, kernel, stride=stride, padding=padding).flatten().
+    """A with A @ x.flatten() == F.conv2d(x, kernel, ...).flatten().
 
     Args:
         kernel: (kh, kw), one input and one output channel.
@@ -114,42 +185,47 @@ def conv2d_matrix(kernel: Tensor, input_size, stride=1, padding=0) -> Tensor:
     Returns:
         A of shape (out_h * out_w, H * W).
     """
-    kernel = torch.as_tensor(kernel)
-    out_h, out_w = conv2d_output_size(kernel, input_size, stride, padding)
-    h, w = _pair("input_size", input_size)
-    return _fill(_conv_entries(kernel, input_size, stride, padding), (out_h * out_w, h * w), kernel)
+    return _matrix(kernel, input_size, stride, padding, transpose=False)
 
 
-def conv_transpose2d_matrix(kernel: Tensor, input_size, stride=1, padding=0) -> Tensor:
-    """A with A @ x.flatten() == F.conv_transpose2d(x, kernel, stride=stride, padding=padding).flatten().
+def conv_transpose2d_matrix(
+    kernel: Tensor, input_size, stride=1, padding=0
+) -> Tensor:
+    """A with A @ x.flatten() == F.conv_transpose2d(x, kernel, ...).flatten().
 
-    Shape (out_h * out_w, H * W) with out = (H - 1) s - 2 pad + kh (no output padding).
+    Shape (out_h * out_w, H * W) with out = (H - 1) s - 2 pad + kh (no output
+    padding).
     """
-    kernel = torch.as_tensor(kernel)
-    out_h, out_w = conv_transpose2d_output_size(kernel, input_size, stride, padding)
-    h, w = _pair("input_size", input_size)
-    return _fill(_transpose_entries(kernel, input_size, stride, padding), (out_h * out_w, h * w), kernel)
+    return _matrix(kernel, input_size, stride, padding, transpose=True)
 
 
-def _symbolic(entries, shape, name: str) -> list[list[str]]:
-    rows = [["0"] * shape[1] for _ in range(shape[0])]
-    for row, col, a, b in entries:
+def _symbolic(
+    kernel_size, input_size, stride, padding, name: str, transpose: bool
+) -> list[list[str]]:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {name!r}")
+    g = _geometry(
+        kernel_size, input_size, stride, padding, transpose=transpose
+    )
+    n_rows, n_cols = _matrix_shape(g)
+    rows = [["0"] * n_cols for _ in range(n_rows)]
+    for row, col, a, b in _entries(g, transpose=transpose):
         rows[row][col] = f"{name}_{{({a},{b})}}"
     return rows
 
 
-def conv2d_matrix_symbolic(kernel_size, input_size, stride=1, padding=0, name: str = "w") -> list[list[str]]:
-    """conv2d_matrix with LaTeX names w_{(a,b)} for the kernel entries and "0" elsewhere."""
-    kh, kw = _pair("kernel_size", kernel_size)
-    out_h, out_w = conv2d_output_size((kh, kw), input_size, stride, padding)
-    h, w = _pair("input_size", input_size)
-    return _symbolic(_conv_entries((kh, kw), input_size, stride, padding), (out_h * out_w, h * w), name)
+def conv2d_matrix_symbolic(
+    kernel_size, input_size, stride=1, padding=0, name: str = "w"
+) -> list[list[str]]:
+    """conv2d_matrix with LaTeX names w_{(a,b)} for the kernel entries.
+
+    Entries that no kernel weight reaches are the string "0".
+    """
+    return _symbolic(kernel_size, input_size, stride, padding, name, False)
 
 
-def conv_transpose2d_matrix_symbolic(kernel_size, input_size, stride=1, padding=0, name: str = "w") -> list[list[str]]:
-    """conv_transpose2d_matrix with LaTeX names w_{(a,b)} for the kernel entries and "0" elsewhere."""
-    kh, kw = _pair("kernel_size", kernel_size)
-    out_h, out_w = conv_transpose2d_output_size((kh, kw), input_size, stride, padding)
-    h, w = _pair("input_size", input_size)
-    return _symbolic(_transpose_entries((kh, kw), input_size, stride, padding), (out_h * out_w, h * w), name)
-
+def conv_transpose2d_matrix_symbolic(
+    kernel_size, input_size, stride=1, padding=0, name: str = "w"
+) -> list[list[str]]:
+    """conv_transpose2d_matrix with LaTeX names w_{(a,b)} for the kernel."""
+    return _symbolic(kernel_size, input_size, stride, padding, name, True)

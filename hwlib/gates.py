@@ -1,123 +1,235 @@
-"""Logic with neurons: ReLU gate networks and threshold units (seed 000 Q7, seed 004 §2).
+"""Logic with neurons: ReLU gate networks and threshold units.
 
-Two kinds of unit appear in the seeds:
+Seed 000 Q7 and seed 004 §2. Two kinds of unit appear in the seeds:
 
-* ReLU networks R^2 -> R whose *sign* encodes a gate: f(x) > 0 exactly on the points where the
-  gate is true (`or_network`, `xor_network`), or whose *value* is the gate on {0, 1}^n
-  (`nand_network`, `boolean_network`);
-* the linear threshold unit f(x) = 1 if w^T x + b >= 0 else 0 (`threshold_unit`), for which
-  `linearly_separable` decides whether a labelled point set can be realised at all.
+* ReLU networks R^2 -> R whose *sign* encodes a gate: f(x) > 0 exactly on
+  the points where the gate is true (`or_network`, `xor_network`), or whose
+  *value* is the gate on {0, 1}^n (`nand_network`, `boolean_network`);
+* the linear threshold unit f(x) = 1 if w^T x + b >= 0 else 0
+  (`threshold_unit`), for which `linearly_separable` decides whether a
+  labelled point set can be realised at all.
+
+`GATE_RULES` holds the truth rules of the two-input gates by name, and
+`boolean_points(n)` is {0, 1}^n in the order every function here uses.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
-from .networks import ReLUNetwork
+from . import _validate
+from .networks import FeedForwardNetwork
+
+GATE_RULES: dict[str, Callable] = {
+    "and": lambda a, b: (a & b) != 0,
+    "or": lambda a, b: (a | b) != 0,
+    "nand": lambda a, b: (a & b) == 0,
+    "nor": lambda a, b: (a | b) == 0,
+    "xor": lambda a, b: (a ^ b) != 0,
+    "iff": lambda a, b: (a ^ b) == 0,
+}
+"""Truth rules of two-input gates: name -> rule(a, b).
+
+a and b are bits: bools, 0/1 ints, or bool/integer tensors (elementwise);
+the rule returns a bool (a bool tensor for tensors). E.g.
+GATE_RULES["xor"](x[:, 0] > 0, x[:, 1] > 0).
+"""
+
+MAX_BOOLEAN_INPUTS = 16
+"""boolean_points refuses larger n: {0, 1}^n has 2^n rows."""
 
 
-def or_network() -> ReLUNetwork:
-    """2 layers, width 2: f(x) = ReLU(x1) + ReLU(x2), so f(x) > 0 iff x1 > 0 or x2 > 0.
+def boolean_points(n_inputs: int) -> Tensor:
+    """All of {0,1}^n as a (2^n, n) float64 tensor, itertools.product order.
 
-    Each hidden neuron is positive exactly on its open half-plane; the sum of two nonnegative
-    numbers is positive iff one of them is.
+    Row k holds the binary digits of k, most significant first:
+    (0,0), (0,1), (1,0), (1,1) for n = 2.
     """
-    return ReLUNetwork([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+    n = _validate.integer("n_inputs", n_inputs)
+    if n > MAX_BOOLEAN_INPUTS:
+        raise ValueError(
+            f"n_inputs must be <= MAX_BOOLEAN_INPUTS = {MAX_BOOLEAN_INPUTS}"
+            f" ({{0,1}}^n has 2^n rows), got {n}"
+        )
+    rows = list(itertools.product([0, 1], repeat=n))
+    return torch.tensor(rows, dtype=torch.float64)
 
 
-def xor_network() -> ReLUNetwork:
-    """3 layers, widths 4 and 4: f(x) > 0 iff (x1 < 0 and x2 > 0) or (x1 > 0 and x2 < 0).
+def or_network() -> FeedForwardNetwork:
+    """2 layers, width 2: f(x) = ReLU(x1) + ReLU(x2) > 0 iff x1 > 0 or x2 > 0.
 
-    Layer 1 splits each coordinate into its positive and negative parts,
-    p_i = ReLU(x_i) and n_i = ReLU(-x_i). An AND of two strict inequalities is a minimum of two
+    Each hidden neuron is positive exactly on its open half-plane; the sum
+    of two nonnegative numbers is positive iff one of them is.
+    """
+    return FeedForwardNetwork(
+        [[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]]
+    )
+
+
+def xor_network() -> FeedForwardNetwork:
+    """3 layers, widths 4 and 4: f(x) > 0 iff x1, x2 have opposite signs.
+
+    That is, (x1 < 0 and x2 > 0) or (x1 > 0 and x2 < 0). Layer 1 splits each
+    coordinate into its positive and negative parts, p_i = ReLU(x_i) and
+    n_i = ReLU(-x_i). An AND of two strict inequalities is a minimum of two
     nonnegative numbers, min(a, b) > 0 iff a > 0 and b > 0, and for a >= 0
-    min(a, b) = ReLU(a) - ReLU(a - b). Layer 2 computes ReLU(p1), ReLU(p1 - n2), ReLU(n1),
-    ReLU(n1 - p2), and the output is
+    min(a, b) = ReLU(a) - ReLU(a - b). Layer 2 computes ReLU(p1),
+    ReLU(p1 - n2), ReLU(n1), ReLU(n1 - p2), and the output is
 
         f(x) = min(p1, n2) + min(n1, p2),
 
-    positive exactly when one of the two quadrants holds. On the axes p_i = n_i = 0, so f = 0.
+    positive exactly when one of the two quadrants holds. On the axes
+    p_i = n_i = 0, so f = 0.
     """
-    w1 = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]  # p1, n1, p2, n2
-    w2 = [[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, -1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 1.0, -1.0, 0.0]]
+    w1 = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]  # p1 n1 p2 n2
+    w2 = [
+        [1.0, 0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0, -1.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 1.0, -1.0, 0.0],
+    ]
     w3 = [[1.0, -1.0, 1.0, -1.0]]
-    return ReLUNetwork([w1, w2, w3], [[0.0] * 4, [0.0] * 4, [0.0]])
+    return FeedForwardNetwork([w1, w2, w3], [[0.0] * 4, [0.0] * 4, [0.0]])
 
 
-def nand_network() -> ReLUNetwork:
+def nand_network() -> FeedForwardNetwork:
     """NAND on {0, 1}^2: f(x) = 1 - ReLU(x1 + x2 - 1).
 
-    ReLU(x1 + x2 - 1) is 1 on (1, 1) and 0 on the other three corners: it is AND.
+    ReLU(x1 + x2 - 1) is 1 on (1, 1) and 0 on the other corners: it is AND.
     """
-    return ReLUNetwork([[[1.0, 1.0]], [[-1.0]]], [[-1.0], [1.0]])
+    return FeedForwardNetwork([[[1.0, 1.0]], [[-1.0]]], [[-1.0], [1.0]])
 
 
-def _truth_table(fn: Callable[..., bool] | Sequence, n_inputs: int) -> list[int]:
-    """The outputs on all of {0,1}^n, in the order of itertools.product([0, 1], repeat=n)."""
-    rows = list(itertools.product([0, 1], repeat=n_inputs))
+def _bit(value, where: str) -> int:
+    """0 or 1 from a bool, 0/1 number or one-element tensor; else refused."""
+    try:
+        ok = value in (0, 1)
+    except (TypeError, RuntimeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{where} must be 0/1 or a bool, got {value!r}")
+    return int(value == 1)
+
+
+def _truth_table(fn, n_inputs: int) -> list[int]:
+    """The outputs on all of {0,1}^n, in the order of boolean_points(n)."""
+    rows = [tuple(r) for r in boolean_points(n_inputs).int().tolist()]
+    if isinstance(fn, str):
+        if fn not in GATE_RULES or n_inputs != 2:
+            raise ValueError(
+                f"fn: a gate name needs n_inputs=2 and one of "
+                f"{sorted(GATE_RULES)}, got {fn!r} with n_inputs={n_inputs}"
+            )
+        fn = GATE_RULES[fn]
     if callable(fn):
-        return [int(bool(fn(*row))) for row in rows]
+        return [_bit(fn(*r), f"fn{r}") for r in rows]
+    if not isinstance(fn, (Sequence, Tensor, np.ndarray)):
+        raise TypeError(
+            "fn must be a callable, a gate name or a truth table, got "
+            f"{type(fn).__name__}"
+        )
     table = list(fn)
     if len(table) != len(rows):
-        raise ValueError(f"a truth table for {n_inputs} inputs needs {len(rows)} entries, got {len(table)}")
-    if any(v not in (0, 1, True, False) for v in table):
-        raise ValueError(f"truth-table entries must be 0/1 or booleans, got {table}")
-    return [int(v) for v in table]
+        raise ValueError(
+            f"fn: a truth table for {n_inputs} inputs needs {len(rows)} "
+            f"entries, got {len(table)}"
+        )
+    return [
+        _bit(v, f"fn (truth table entry {k})") for k, v in enumerate(table)
+    ]
 
 
-def boolean_network(fn: Callable[..., bool] | Sequence, n_inputs: int) -> ReLUNetwork:
-    """Compile any boolean function of n inputs into a ReLU network built from NAND blocks.
+def boolean_network(fn, n_inputs: int) -> FeedForwardNetwork:
+    """Compile a boolean function of n inputs into a ReLU network of NANDs.
 
     Args:
-        fn: a callable taking n bits and returning a truth value, or a truth table listing the
-            outputs for the inputs in the order of itertools.product([0, 1], repeat=n).
+        fn: a callable taking n bits and returning 0/1 or a bool; a truth
+            table listing the outputs in the order of boolean_points(n); or
+            a gate name from GATE_RULES (with n_inputs = 2).
         n_inputs: n.
 
-    A NAND block on inputs a_1..a_m (each 0 or 1) is 1 - ReLU(a_1 + ... + a_m - (m - 1)); its
-    ReLU neuron computes the AND and the affine "1 - ." folds into the next layer. The function
-    is a disjunction of its true rows (minterms), and OR = NAND of NANDs:
+    A NAND block on inputs a_1..a_m (each 0 or 1) is
+    1 - ReLU(a_1 + ... + a_m - (m - 1)); its ReLU neuron computes the AND
+    and the affine "1 - ." folds into the next layer. The function is a
+    disjunction of its true rows (minterms), and OR = NAND of NANDs:
 
-        layer 1: one neuron per true row r, g_r = ReLU(sum_{i: r_i=1} x_i + sum_{i: r_i=0} (1 - x_i) - (n - 1)),
-                 which is 1 exactly on x = r (the NAND of the row's literals, before "1 - .");
-        layer 2: one neuron, ReLU(1 - sum_r g_r) = NAND over the rows of NAND_r;
+        layer 1: one neuron per true row r,
+                 g_r = ReLU(sum_{r_i=1} x_i + sum_{r_i=0} (1 - x_i) - (n - 1)),
+                 which is 1 exactly on x = r;
+        layer 2: one neuron, ReLU(1 - sum_r g_r) = NAND over the rows;
         output:  1 - layer 2.
 
-    Width of layer 1: the number of true rows (at least 1: a zero neuron stands in for the
-    constant-false function).
+    Width of layer 1: the number of true rows (at least 1: a zero neuron
+    stands in for the constant-false function).
     """
-    if int(n_inputs) != n_inputs or n_inputs < 1:
-        raise ValueError(f"n_inputs must be a positive integer, got {n_inputs!r}")
-    rows = list(itertools.product([0, 1], repeat=n_inputs))
-    true_rows = [r for r, v in zip(rows, _truth_table(fn, n_inputs)) if v]
-    w1 = [[1.0 if bit else -1.0 for bit in r] for r in true_rows] or [[0.0] * n_inputs]
+    n = _validate.integer("n_inputs", n_inputs)
+    table = _truth_table(fn, n)
+    rows = boolean_points(n).int().tolist()
+    true_rows = [r for r, v in zip(rows, table) if v]
+    w1 = [[1.0 if bit else -1.0 for bit in r] for r in true_rows]
     # sum_{r_i=1} x_i + sum_{r_i=0} (1 - x_i) - (n - 1) = w.x + 1 - sum(r)
-    b1 = [1.0 - sum(r) for r in true_rows] or [-1.0]
-    return ReLUNetwork([w1, [[-1.0] * len(w1)], [[-1.0]]], [b1, [1.0], [1.0]])
+    b1 = [1.0 - sum(r) for r in true_rows]
+    w1, b1 = (w1, b1) if true_rows else ([[0.0] * n], [-1.0])
+    return FeedForwardNetwork(
+        [w1, [[-1.0] * len(w1)], [[-1.0]]], [b1, [1.0], [1.0]]
+    )
 
 
-def evaluate_boolean(net: ReLUNetwork, n_inputs: int) -> list[int]:
-    """The network's outputs on all of {0,1}^n, as integers (itertools.product order)."""
-    x = torch.tensor(list(itertools.product([0, 1], repeat=n_inputs)), dtype=torch.float64)
-    out = net(x)[:, 0].detach()
-    return [int(round(v)) for v in out.tolist()]
+def evaluate_boolean(net: Callable, n_inputs: int) -> list[int]:
+    """The network's outputs on all of {0,1}^n as ints (boolean_points order).
+
+    Outputs must be integers up to 1e-9; anything else is an error, not a
+    rounded answer.
+    """
+    x = boolean_points(n_inputs)
+    in_features = getattr(net, "in_features", n_inputs)
+    if in_features != n_inputs:
+        raise ValueError(
+            f"n_inputs={n_inputs} but the network takes {in_features} inputs"
+        )
+    with torch.no_grad():
+        out = torch.as_tensor(net(x)).reshape(len(x), -1)[:, 0].double()
+    rounded = out.round()
+    off = ((out - rounded).abs() > 1e-9) | ~out.isfinite()
+    if off.any():
+        k = int(off.nonzero()[0, 0])
+        raise ValueError(
+            f"net: output {out[k].item()!r} on {x[k].int().tolist()} is not "
+            "an integer"
+        )
+    return [int(v) for v in rounded.tolist()]
 
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # Linear threshold units (seed 004 §2)
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
+
+
+def _points(x) -> Tensor:
+    x = _validate.real_tensor("x", x, dtype=torch.float64)
+    if x.ndim != 2:
+        raise ValueError(
+            f"x must be points of shape (N, d), got {tuple(x.shape)}"
+        )
+    return x
 
 
 def threshold_unit(w: Sequence[float] | Tensor, b: float, x: Tensor) -> Tensor:
-    """f(x) = 1 if w^T x + b >= 0 else 0, for a batch x of shape (N, d); returns (N,) int64."""
-    w = torch.as_tensor(w, dtype=torch.float64)
-    x = torch.as_tensor(x, dtype=torch.float64)
-    if x.ndim != 2 or w.shape != (x.shape[1],):
-        raise ValueError(f"need w of shape (d,) and x of shape (N, d), got w {tuple(w.shape)}, x {tuple(x.shape)}")
+    """f(x) = 1 if w^T x + b >= 0 else 0, for x (N, d); returns (N,) int64."""
+    w = _validate.real_tensor("w", w, dtype=torch.float64)
+    b = _validate.real("b", b)
+    x = _points(x)
+    if w.shape != (x.shape[1],):
+        raise ValueError(
+            f"w must have shape ({x.shape[1]},) to match x {tuple(x.shape)},"
+            f" got {tuple(w.shape)}"
+        )
     return (x @ w + b >= 0).to(torch.int64)
 
 
@@ -127,43 +239,85 @@ def and_neuron() -> tuple[Tensor, float]:
 
 
 def or_neuron() -> tuple[Tensor, float]:
-    """(w, b) with w^T x + b >= 0 everywhere but x = (0, 0): w = (1, 1), b = -0.5."""
+    """(w, b) = ((1, 1), -0.5): w^T x + b >= 0 except at x = (0, 0)."""
     return torch.tensor([1.0, 1.0], dtype=torch.float64), -0.5
 
 
-def separating_hyperplane(x: Tensor, labels: Tensor) -> tuple[Tensor, float] | None:
-    """(w, b) of a threshold unit that reproduces the labels on the points, or None if none exists.
+def _labels(labels, n: int) -> Tensor:
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"labels must be 0/1 numbers or bools, got {labels!r}"
+        ) from None
+    if labels.shape != (n,):
+        raise ValueError(
+            f"labels must have shape ({n},), one per point, got "
+            f"{tuple(labels.shape)}"
+        )
+    if labels.is_complex() or not bool(((labels == 0) | (labels == 1)).all()):
+        raise ValueError(f"labels must be 0 or 1, got {labels.tolist()}")
+    return labels.to(torch.float64)
+
+
+def _normalise(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(x - c) / s per coordinate: centre c, half-range s (1 where flat).
+
+    An invertible affine map of the points, so it changes no answer, but
+    the linear program then sees coordinates in [-1, 1] whatever the units.
+    """
+    lo, hi = x.min(0).values, x.max(0).values
+    centre, scale = (lo + hi) / 2, (hi - lo) / 2
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return (x - centre) / scale, centre, scale
+
+
+def separating_hyperplane(
+    x: Tensor, labels: Tensor
+) -> tuple[Tensor, float] | None:
+    """(w, b) of a threshold unit reproducing the labels, or None if none.
 
     Args:
-        x: points, shape (N, d).
+        x: points, shape (N, d), finite.
         labels: 0 or 1 per point, shape (N,).
 
-    A threshold unit realises the labels iff some (w, b) has w^T x + b >= 0 on the 1s and < 0 on
-    the 0s. For finitely many points the strict side has slack, and scaling (w, b) turns any
-    such unit into one with s_i (w^T x_i + b) >= 1 (s_i = +1 for label 1, -1 for label 0): a linear
-    feasibility problem, solved with scipy's HiGHS linear-programming solver.
+    A threshold unit realises the labels iff some (w, b) has w^T x + b >= 0
+    on the 1s and < 0 on the 0s. For finitely many points the strict side
+    has slack, and scaling (w, b) turns any such unit into one with
+    s_i (w^T x_i + b) >= 1 (s_i = +1 for label 1, -1 for label 0): a linear
+    feasibility problem, solved with scipy's HiGHS solver. The points are
+    first centred and scaled per coordinate (x' = (x - c) / s), so the
+    answer does not depend on units or offsets; the certificate is checked
+    in that frame and mapped back, w = w' / s, b = b' - w'.(c / s).
     """
-    x = torch.as_tensor(x, dtype=torch.float64)
-    labels = torch.as_tensor(labels)
-    if x.ndim != 2 or labels.shape != (x.shape[0],):
-        raise ValueError(f"need x of shape (N, d) and labels of shape (N,), got {tuple(x.shape)} and {tuple(labels.shape)}")
-    if not bool(((labels == 0) | (labels == 1)).all()):
-        raise ValueError(f"labels must be 0 or 1, got {labels.tolist()}")
-    s = (2 * labels.to(torch.float64) - 1).numpy()
-    a_ub = -s[:, None] * np.hstack([x.numpy(), np.ones((len(s), 1))])  # -s_i (w.x_i + b) <= -1
-    res = linprog(np.zeros(x.shape[1] + 1), A_ub=a_ub, b_ub=-np.ones(len(s)), bounds=(None, None), method="highs")
+    x = _points(x)
+    if len(x) == 0:
+        raise ValueError("x must hold at least one point, got shape (0, d)")
+    signs = (2 * _labels(labels, len(x)) - 1).numpy()
+    xn, centre, scale = _normalise(x)
+    lifted = np.hstack([xn.numpy(), np.ones((len(x), 1))])
+    res = linprog(  # -s_i (w'.x'_i + b') <= -1
+        np.zeros(x.shape[1] + 1),
+        A_ub=-signs[:, None] * lifted,
+        b_ub=-np.ones(len(x)),
+        bounds=(None, None),
+        method="highs",
+    )
     if res.status == 2:  # infeasible
         return None
-    if res.status != 0:
-        raise RuntimeError(f"the linear program did not finish: {res.message}")
-    return torch.tensor(res.x[:-1], dtype=torch.float64), float(res.x[-1])
+    margins = signs * (lifted @ res.x) if res.status == 0 else None
+    if margins is None or margins.min() < 0.5:
+        raise RuntimeError(
+            f"the linear program did not give a valid unit: {res.message}"
+        )
+    w_n = torch.tensor(res.x[:-1], dtype=torch.float64)
+    w = w_n / scale
+    return w, float(res.x[-1] - (w * centre).sum())
 
 
 def linearly_separable(x: Tensor, labels: Tensor) -> bool:
-    """Whether one threshold unit can reproduce the 0/1 labels of the points (see separating_hyperplane)."""
+    """Whether one threshold unit reproduces the 0/1 labels of the points.
+
+    Decided by separating_hyperplane, so independent of scale and offset.
+    """
     return separating_hyperplane(x, labels) is not None
-
-
-def boolean_points(n_inputs: int) -> Tensor:
-    """All of {0,1}^n as a (2^n, n) float64 tensor, in itertools.product order."""
-    return torch.tensor(list(itertools.product([0, 1], repeat=n_inputs)), dtype=torch.float64)

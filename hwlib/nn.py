@@ -1,22 +1,78 @@
-"""Neural network modules with hand-written backward passes (seed 000 Q10). No autograd.
+"""Neural network modules with hand-written backward passes, no autograd.
 
-Every module caches what its backward pass needs during `forward` and returns the gradient with
-respect to its input from `backward(grad_output)`. Shapes: a batch of N row vectors, x (N, in).
+Seed 000 Q10. Every module caches what its backward pass needs during
+`forward` and returns the gradient with respect to its input from
+`backward(grad_output)`. Shapes: a batch of N row vectors, x (N, in).
 
-    Linear          y = x W^T + b            dL/dx = g W,  dL/dW = g^T x,  dL/db = sum_n g_n
-    ReLU            y = max(x, 0)             dL/dx = g * [x > 0]
-    CrossEntropy    L = mean_n -log softmax(z_n)[t_n]
-                                              dL/dz = (softmax(z) - onehot(t)) / N
+    Linear        y = x W^T + b     dL/dx = g W,  dL/dW = g^T x,
+                                    dL/db = sum_n g_n
+    ReLU          y = max(x, 0)     dL/dx = g * [x > 0]
+    CrossEntropy  L = mean_n -log softmax(z_n)[t_n]
+                                    dL/dz = (softmax(z) - onehot(t)) / N
 
-where g = dL/dy is the gradient arriving from above. The "at most 5 lines" of the homework hold
-for every forward and backward below.
+where g = dL/dy is the gradient arriving from above. The "at most 5 lines" of
+the homework hold for every forward and backward below.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 from torch import Tensor
+
+from . import _validate
+
+
+def _batch(name: str, x, width: int, like: Tensor) -> Tensor:
+    """x as a batch (N, width) with the dtype and device of `like`."""
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (N, {width}), got "
+            f"{type(x).__name__}"
+        )
+    if x.ndim == 1 and x.shape[0] == width:
+        raise ValueError(
+            f"{name} has shape {tuple(x.shape)}: the batch dimension is "
+            f"missing, expected (N, {width}); use {name}[None] for one sample"
+        )
+    if x.ndim != 2 or x.shape[1] != width:
+        raise ValueError(
+            f"{name} must have shape (N, {width}), got {tuple(x.shape)}: "
+            f"width {x.shape[-1] if x.ndim else None} vs expected {width}"
+        )
+    if x.dtype != like.dtype or x.device != like.device:
+        raise TypeError(
+            f"{name} is {x.dtype} on {x.device} but the parameters are "
+            f"{like.dtype} on {like.device}; convert with "
+            f"{name}.to(dtype, device)"
+        )
+    return x
+
+
+def _cached(module: Module, attribute: str):
+    value = getattr(module, attribute, None)
+    if value is None:
+        raise RuntimeError(
+            f"{type(module).__name__}.backward: call forward first (nothing "
+            "is cached from a forward pass)"
+        )
+    return value
+
+
+def _same_shape(grad_output, expected: tuple, module: str) -> Tensor:
+    if not isinstance(grad_output, Tensor):
+        raise TypeError(
+            f"grad_output must be a torch.Tensor, got "
+            f"{type(grad_output).__name__}"
+        )
+    if tuple(grad_output.shape) != expected:
+        raise ValueError(
+            f"{module}.backward: grad_output must have the shape of the last "
+            f"forward output {expected}, got {tuple(grad_output.shape)}"
+        )
+    return grad_output
 
 
 class Module:
@@ -33,41 +89,50 @@ class Module:
 
 
 class Linear(Module):
-    """y = x W^T + b with weight (out, in) and bias (out,), initialised like torch.nn.Linear.
+    """y = x W^T + b, weight (out, in), bias (out,), initialised like torch.
 
-    U(-1/sqrt(in), 1/sqrt(in)) for both, drawn from `generator`. With input_grad=False the backward
-    pass skips dL/dx and returns None (for a first layer, whose input is data).
+    Both drawn from U(-1/sqrt(in), 1/sqrt(in)) with `generator` (which must
+    live on `device`). With input_grad=False the backward pass skips dL/dx
+    and returns None (for a first layer, whose input is data).
     """
 
     def __init__(
         self,
         in_features: int,
         out_features: int,
+        *,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
         input_grad: bool = True,
     ) -> None:
-        bound = 1 / math.sqrt(in_features)
-        gen_device = generator.device if generator is not None else device
-        draw = lambda *shape: (torch.rand(*shape, generator=generator, device=gen_device, dtype=dtype) * 2 - 1) * bound  # noqa: E731
-        self.weight = draw(out_features, in_features).to(device)
-        self.bias = draw(out_features).to(device)
+        n_in = _validate.integer("in_features", in_features)
+        n_out = _validate.integer("out_features", out_features)
+        dtype = _validate.floating_dtype("dtype", dtype)
+        device = _device(device)
+        generator = _validate.generator(generator, device)
+        if not isinstance(input_grad, bool):
+            raise TypeError(f"input_grad must be a bool, got {input_grad!r}")
+        _validate.allocation(f"Linear({n_in}, {n_out}).weight", n_in * n_out)
+        bound = 1 / math.sqrt(n_in)
+        kw = {"generator": generator, "device": device, "dtype": dtype}
+        self.weight = (torch.rand(n_out, n_in, **kw) * 2 - 1) * bound
+        self.bias = (torch.rand(n_out, **kw) * 2 - 1) * bound
         self.grad_weight = torch.zeros_like(self.weight)
         self.grad_bias = torch.zeros_like(self.bias)
         self.input_grad = input_grad
+        self.input: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 2 or x.shape[1] != self.weight.shape[1]:
-            raise ValueError(f"Linear expects input (N, {self.weight.shape[1]}), got {tuple(x.shape)}: "
-                             f"input width {x.shape[-1]} vs in_features {self.weight.shape[1]}")
-        self.input = x
+        self.input = _batch("x", x, self.weight.shape[1], self.weight)
         return torch.addmm(self.bias, x, self.weight.T)
 
     def backward(self, grad_output: Tensor) -> Tensor | None:
-        self.grad_weight = grad_output.T @ self.input
-        self.grad_bias = grad_output.sum(0)
-        return grad_output @ self.weight if self.input_grad else None
+        x = _cached(self, "input")
+        g = _same_shape(grad_output, (len(x), len(self.bias)), "Linear")
+        self.grad_weight = g.T @ x
+        self.grad_bias = g.sum(0)
+        return g @ self.weight if self.input_grad else None
 
     def parameters(self) -> list[Tensor]:
         return [self.weight, self.bias]
@@ -79,46 +144,101 @@ class Linear(Module):
         return f"Linear({self.weight.shape[1]}, {self.weight.shape[0]})"
 
 
+def _device(device) -> torch.device:
+    try:
+        return torch.device(device if device is not None else "cpu")
+    except (TypeError, RuntimeError):
+        raise ValueError(
+            f"device must be a torch.device or a name such as 'cpu' or "
+            f"'cuda', got {device!r}"
+        ) from None
+
+
 class ReLU(Module):
-    """y = max(x, 0); the gradient passes where x > 0 (0 at x = 0, as in PyTorch)."""
+    """y = max(x, 0); the gradient passes where x > 0 (not at 0, as torch)."""
+
+    def __init__(self) -> None:
+        self.mask: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            raise TypeError(f"x must be a floating tensor, got {x!r:.60}")
         self.mask = x > 0
         return x * self.mask
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        return grad_output * self.mask
+        mask = _cached(self, "mask")
+        return _same_shape(grad_output, tuple(mask.shape), "ReLU") * mask
 
     def __repr__(self) -> str:
         return "ReLU()"
 
 
 class CrossEntropyLoss(Module):
-    """Mean softmax cross-entropy of logits (N, C) against integer targets (N,).
+    """Mean softmax cross-entropy of logits (N, C) against targets (N,).
 
-    Stable for large logits: log softmax(z) = z - logsumexp(z), with the maximum subtracted first.
+    Targets are integer class indices in [0, C). Stable for large logits:
+    log softmax(z) = z - logsumexp(z).
     """
 
+    def __init__(self) -> None:
+        self.probs: Tensor | None = None
+
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        if logits.ndim != 2 or target.shape != (logits.shape[0],):
-            raise ValueError(f"need logits (N, C) and target (N,), got {tuple(logits.shape)} and {tuple(target.shape)}")
+        _logits_and_target(logits, target)
         log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)
         self.probs, self.target = log_probs.exp(), target
         return -log_probs.gather(1, target[:, None]).mean()
 
     def backward(self) -> Tensor:
-        grad = self.probs.clone()
-        grad[torch.arange(len(self.target), device=grad.device), self.target] -= 1
+        grad = _cached(self, "probs").clone()
+        rows = torch.arange(len(self.target), device=grad.device)
+        grad[rows, self.target] -= 1
         return grad / len(self.target)
 
     def __repr__(self) -> str:
         return "CrossEntropyLoss()"
 
 
+def _logits_and_target(logits, target) -> None:
+    """logits (N, C) floating with N, C >= 1; target (N,) int64 in [0, C)."""
+    for name, t in (("logits", logits), ("target", target)):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"{name} must be a torch.Tensor, got {type(t).__name__}"
+            )
+    if logits.ndim != 2 or target.shape != (logits.shape[0],):
+        raise ValueError(
+            f"need logits (N, C) and target (N,), got logits "
+            f"{tuple(logits.shape)} and target {tuple(target.shape)}"
+        )
+    if logits.shape[0] == 0 or logits.shape[1] == 0:
+        raise ValueError(f"logits must be nonempty, got {tuple(logits.shape)}")
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be floating, got {logits.dtype}")
+    if target.dtype != torch.int64:
+        raise TypeError(
+            f"target must be int64 class indices (torch.long), got "
+            f"{target.dtype}"
+        )
+    lo, hi = (int(v) for v in torch.aminmax(target))
+    if lo < 0 or hi >= logits.shape[1]:
+        raise ValueError(
+            f"target must be class indices in [0, {logits.shape[1]}), "
+            f"got values from {lo} to {hi}"
+        )
+
+
 class Sequential(Module):
     """Modules applied in order; backward runs them in reverse."""
 
     def __init__(self, *modules: Module) -> None:
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(
+                    f"modules[{i}] must be an hwlib.nn Module, got "
+                    f"{type(m).__name__}"
+                )
         self.modules = list(modules)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -143,40 +263,77 @@ class Sequential(Module):
 
 def mlp(
     sizes: list[int],
+    *,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Sequential:
-    """Linear-ReLU-...-Linear with the given layer sizes, e.g. [3072, 512, 512, 10].
+    """Linear-ReLU-...-Linear with the given layer sizes, e.g. [3072, 512, 10].
 
-    The first layer skips its input gradient: the network's input is data, not a parameter.
+    The first layer skips its input gradient: the network's input is data,
+    not a parameter.
     """
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a list of ints, got {sizes!r}")
     if len(sizes) < 2:
-        raise ValueError(f"need at least [in, out] sizes, got {sizes}")
+        raise ValueError(f"sizes: need at least [in, out], got {sizes}")
+    sizes = [_validate.integer(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
     layers: list[Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Linear(n_in, n_out, generator, device, dtype, input_grad=i > 0))
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(
+            Linear(
+                n_in,
+                n_out,
+                generator=generator,
+                device=device,
+                dtype=dtype,
+                input_grad=i > 0,
+            )
+        )
         if i < len(sizes) - 2:
             layers.append(ReLU())
     return Sequential(*layers)
 
 
 class SGD:
-    """Stochastic gradient descent with momentum and weight decay, as torch.optim.SGD computes it.
+    """Stochastic gradient descent with momentum and weight decay, as torch.
 
-        d = grad + weight_decay * p;   buf = momentum * buf + d (buf = d at the first step);   p -= lr * buf
+        d = grad + weight_decay * p
+        buf = momentum * buf + d       (buf = d at the first step)
+        p -= lr * buf
+
+    Args: lr > 0, 0 <= momentum < 1, weight_decay >= 0 (all finite).
     """
 
-    def __init__(self, model: Module, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
-        if lr <= 0 or not 0 <= momentum < 1 or weight_decay < 0:
-            raise ValueError(f"need lr > 0, 0 <= momentum < 1, weight_decay >= 0; got {lr}, {momentum}, {weight_decay}")
-        self.model, self.lr, self.momentum, self.weight_decay = model, lr, momentum, weight_decay
+    def __init__(
+        self,
+        model: Module,
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(
+                f"model must be an hwlib.nn Module, got {type(model).__name__}"
+            )
+        self.model = model
+        self.lr = _validate.real("lr", lr, low=0, low_open=True)
+        self.momentum = _validate.real(
+            "momentum", momentum, low=0, high=1, high_open=True
+        )
+        self.weight_decay = _validate.real("weight_decay", weight_decay, low=0)
         self.buffers: list[Tensor | None] = [None] * len(model.parameters())
 
     def step(self) -> None:
-        for i, (p, g) in enumerate(zip(self.model.parameters(), self.model.gradients())):
+        pairs = zip(self.model.parameters(), self.model.gradients())
+        for i, (p, g) in enumerate(pairs):
             d = g.add(p, alpha=self.weight_decay) if self.weight_decay else g
             if self.momentum:
-                self.buffers[i] = d.clone() if self.buffers[i] is None else self.buffers[i].mul_(self.momentum).add_(d)
-                d = self.buffers[i]
+                buf = self.buffers[i]
+                d = (
+                    d.clone()
+                    if buf is None
+                    else buf.mul_(self.momentum).add_(d)
+                )
+                self.buffers[i] = d
             p.sub_(d, alpha=self.lr)

@@ -1,27 +1,36 @@
 """Small plotting helpers shared by the chapters (matplotlib only)."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
 
-from .networks import ReLUNetwork
-from .regions import breakpoints_1d
+from . import _validate
+from .networks import FeedForwardNetwork
+from .regions import breakpoints_1d, identified_boxes, identified_intervals_1d
 
 
 def plot_network_1d(
-    net: ReLUNetwork,
+    net: FeedForwardNetwork,
     lo: float = -5.0,
     hi: float = 5.0,
+    *,
     ax: plt.Axes | None = None,
     label: str | None = None,
     mark_breakpoints: bool = True,
     num: int = 801,
     **line_kwargs,
 ) -> plt.Axes:
-    """Plot a network R -> R on [lo, hi], its exact kinks drawn sharp and marked with dots."""
-    ax = ax if ax is not None else plt.gca()
+    """Plot a network R -> R on [lo, hi], exact kinks sharp and dotted."""
+    num = _validate.integer("num", num, minimum=2)
     kinks = breakpoints_1d(net, lo, hi)
-    xs = torch.cat([torch.linspace(lo, hi, num, dtype=torch.float64), torch.tensor(kinks, dtype=torch.float64)])
+    ax = ax if ax is not None else plt.gca()
+    xs = torch.cat(
+        [
+            torch.linspace(lo, hi, num, dtype=torch.float64),
+            torch.tensor(kinks, dtype=torch.float64),
+        ]
+    )
     xs = xs.sort().values
     with torch.no_grad():
         (line,) = ax.plot(xs, net.f1d(xs), label=label, **line_kwargs)
@@ -34,15 +43,37 @@ def plot_network_1d(
 
 
 def plot_sign_region(
-    net: ReLUNetwork, ax: plt.Axes | None = None, lim: float = 2.0, num: int = 401, title: str | None = None
+    net: FeedForwardNetwork,
+    *,
+    ax: plt.Axes | None = None,
+    lim: float = 2.0,
+    num: int = 401,
+    title: str | None = None,
 ) -> plt.Axes:
-    """Shade where a network R^2 -> R is positive, over [-lim, lim]^2, with the axes drawn."""
+    """Shade where a network R^2 -> R is positive over [-lim, lim]^2."""
+    lim = _validate.real("lim", lim, low=0, low_open=True)
+    num = _validate.integer("num", num, minimum=2)
+    if getattr(net, "in_features", 2) != 2:
+        raise ValueError(
+            f"net must map R^2 -> R, it takes {net.in_features} inputs"
+        )
     ax = ax if ax is not None else plt.gca()
     ticks = torch.linspace(-lim, lim, num, dtype=torch.float64)
-    grid = torch.cartesian_prod(ticks, ticks)  # rows: (x1, x2) with x2 varying fastest
+    grid = torch.cartesian_prod(
+        ticks, ticks
+    )  # rows: (x1, x2) with x2 varying fastest
     with torch.no_grad():
-        positive = (net(grid)[:, 0] > 0).reshape(num, num).T  # [x2 index, x1 index]
-    ax.imshow(positive.numpy(), origin="lower", extent=(-lim, lim, -lim, lim), cmap="Blues", vmin=0, vmax=1.6)
+        positive = (
+            (net(grid)[:, 0] > 0).reshape(num, num).T
+        )  # [x2 index, x1 index]
+    ax.imshow(
+        positive.numpy(),
+        origin="lower",
+        extent=(-lim, lim, -lim, lim),
+        cmap="Blues",
+        vmin=0,
+        vmax=1.6,
+    )
     ax.axhline(0, color="k", lw=0.8)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("$x_1$")
@@ -52,13 +83,21 @@ def plot_sign_region(
     return ax
 
 
-def plot_fold_1d(chain, axes, lo: float = 0.0, hi: float = 1.0, num: int = 1001) -> None:
-    """Draw x -> |w_l ... |w_1 x + b_1| ... + b_l| for l = 1..len(axes), identified intervals shaded.
+def plot_fold_1d(
+    chain, axes, lo: float = 0.0, hi: float = 1.0, num: int = 1001
+) -> None:
+    """Draw x -> |w_l ... |w_1 x + b_1| ... + b_l| for l = 1..len(axes).
+
+    Each panel shades its identified intervals.
 
     `chain` is a list of (w, b) pairs; panel l uses its first l layers.
     """
-    from .regions import identified_intervals_1d
-
+    num = _validate.integer("num", num, minimum=2)
+    axes = list(axes) if hasattr(axes, "__iter__") else [axes]
+    if len(axes) > len(chain):
+        raise ValueError(
+            f"axes: {len(axes)} panels but the chain has {len(chain)} layers"
+        )
     xs = torch.linspace(lo, hi, num, dtype=torch.float64)
     ys = xs.clone()
     colours = plt.get_cmap("tab20")
@@ -67,23 +106,45 @@ def plot_fold_1d(chain, axes, lo: float = 0.0, hi: float = 1.0, num: int = 1001)
         ys = (w * ys + b).abs()
         intervals = identified_intervals_1d(chain[:depth], lo, hi)
         for i, (a, c) in enumerate(intervals):
-            ax.axvspan(float(a), float(c), color=colours(i % 20), alpha=0.5, lw=0)
+            ax.axvspan(
+                float(a), float(c), color=colours(i % 20), alpha=0.5, lw=0
+            )
         ax.plot(xs, ys, color="k", lw=1)
         ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
-        ax.set_title(f"{depth} layer{'s' if depth > 1 else ''}: {len(intervals)} regions", fontsize=9)
+        ax.set_title(
+            f"{depth} layer{'s' if depth > 1 else ''}: "
+            f"{len(intervals)} regions",
+            fontsize=9,
+        )
         ax.set_xlabel("$x$")
 
 
-def plot_fold_2d(layers, ax: plt.Axes, lo: float = 0.0, hi: float = 1.0, title: str | None = None) -> None:
-    """Colour each identified region of the square (lo, hi)^2 (a box per region)."""
+def plot_fold_2d(
+    layers,
+    ax: plt.Axes,
+    lo: float = 0.0,
+    hi: float = 1.0,
+    *,
+    title: str | None = None,
+) -> None:
+    """Colour each identified region of the square (lo, hi)^2, a box each."""
     from matplotlib.patches import Rectangle
 
-    from .regions import identified_boxes
-
     boxes = identified_boxes(layers, lo, hi)
+    if boxes and len(boxes[0]) != 2:
+        raise ValueError(
+            f"layers must act on R^2 for a square, got d = {len(boxes[0])}"
+        )
     colours = plt.get_cmap("tab20")
     for i, ((x0, x1), (y0, y1)) in enumerate(boxes):
-        ax.add_patch(Rectangle((float(x0), float(y0)), float(x1 - x0), float(y1 - y0), color=colours(i % 20)))
+        ax.add_patch(
+            Rectangle(
+                (float(x0), float(y0)),
+                float(x1 - x0),
+                float(y1 - y0),
+                color=colours(i % 20),
+            )
+        )
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")

@@ -2,32 +2,45 @@
 
 Two questions about the same object, a network whose activation is ReLU or |x|:
 
-* seed 000 Q4-Q5: where is a network R -> R not differentiable, and how many linear
-  pieces does it have? (`linear_pieces_1d`, `breakpoints_1d`, `count_linear_pieces_1d`)
-* seed 004 §3: how many disjoint input regions does a stack of |W h + b| layers map
-  bijectively onto the box (lo, hi)^d? (`count_identified_regions`)
+* seed 000 Q4-Q5: where is a network R -> R not differentiable, and how many
+  linear pieces does it have? (`linear_pieces_1d`, `breakpoints_1d`,
+  `count_linear_pieces_1d`)
+* seed 004 §3: how many disjoint input regions does a stack of |W h + b| layers
+  map bijectively onto the box (lo, hi)^d? (`count_identified_regions`)
 
-Both are computed exactly: the weights are read as the exact rationals their floating-point
-values stand for (`fractions.Fraction`), and the linear pieces are propagated layer by layer
-in rational arithmetic. Nothing is sampled, so a kink that two neurons cancel in the output is
-detected as cancelled, not as a small slope change.
+Both are computed exactly: the weights are read as the exact rationals their
+floating-point values stand for (`fractions.Fraction`), and the linear pieces
+are propagated layer by layer in rational arithmetic. Nothing is sampled, so a
+kink that two neurons cancel in the output is detected as cancelled, not as a
+small slope change.
 """
+
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 import torch
 
-from .networks import ReLUNetwork
+from . import _validate
+from .networks import FeedForwardNetwork
 
+MAX_PIECES = 2**12
+"""The most linear pieces the exact propagation keeps (it refuses beyond)."""
+
+MAX_SAWTOOTH_LAYERS = 1000
+"""The deepest sawtooth_network built (2^1000 pieces is far past float64)."""
+
+MAX_LISTED_REGIONS = 2**16
+"""The most regions identified_boxes / identified_intervals_1d list."""
 
 
 @dataclass(frozen=True)
 class Piece:
-    """On the open interval (left, right) the map is x -> slope * x + intercept (vectors)."""
+    """On (left, right) the map is x -> slope * x + intercept (vectors)."""
 
     left: Fraction
     right: Fraction
@@ -39,13 +52,23 @@ class Piece:
 
 
 def _rational_matrix(t: torch.Tensor) -> list[list[Fraction]]:
-    return [[Fraction(float(v)) for v in row] for row in t.detach().cpu().double().tolist()]
+    return [
+        [Fraction(float(v)) for v in row]
+        for row in t.detach().cpu().double().tolist()
+    ]
 
 
-def _apply_affine(piece: Piece, w: list[list[Fraction]], b: list[Fraction]) -> Piece:
-    slope = tuple(sum((wk * sk for wk, sk in zip(row, piece.slope)), Fraction(0)) for row in w)
+def _apply_affine(
+    piece: Piece, w: list[list[Fraction]], b: list[Fraction]
+) -> Piece:
+    slope = tuple(
+        sum((wk * sk for wk, sk in zip(row, piece.slope)), Fraction(0))
+        for row in w
+    )
     intercept = tuple(
-        sum((wk * ck for wk, ck in zip(row, piece.intercept)), Fraction(0)) + bj for row, bj in zip(w, b)
+        sum((wk * ck for wk, ck in zip(row, piece.intercept)), Fraction(0))
+        + bj
+        for row, bj in zip(w, b)
     )
     return Piece(piece.left, piece.right, slope, intercept)
 
@@ -53,10 +76,17 @@ def _apply_affine(piece: Piece, w: list[list[Fraction]], b: list[Fraction]) -> P
 def _split_at_zeros(piece: Piece) -> list[Piece]:
     """Cut the interval where any coordinate of the affine map crosses zero."""
     cuts = sorted(
-        {-c / s for s, c in zip(piece.slope, piece.intercept) if s != 0 and piece.left < -c / s < piece.right}
+        {
+            -c / s
+            for s, c in zip(piece.slope, piece.intercept)
+            if s != 0 and piece.left < -c / s < piece.right
+        }
     )
     edges = [piece.left, *cuts, piece.right]
-    return [Piece(l, r, piece.slope, piece.intercept) for l, r in zip(edges[:-1], edges[1:])]
+    return [
+        Piece(a, b, piece.slope, piece.intercept)
+        for a, b in itertools.pairwise(edges)
+    ]
 
 
 def _activate(piece: Piece, activation: str) -> Piece:
@@ -75,7 +105,7 @@ def _activate(piece: Piece, activation: str) -> Piece:
 
 
 def _merge_equal(pieces: list[Piece]) -> list[Piece]:
-    """Join neighbours that carry the same affine map (their shared end is no kink)."""
+    """Join neighbours with one affine map (their shared end is no kink)."""
     merged = [pieces[0]]
     for p in pieces[1:]:
         last = merged[-1]
@@ -87,173 +117,326 @@ def _merge_equal(pieces: list[Piece]) -> list[Piece]:
 
 
 def _check_interval(lo: float, hi: float) -> tuple[Fraction, Fraction]:
-    lo_f, hi_f = Fraction(float(lo)), Fraction(float(hi))
+    lo_f = Fraction(_validate.real("lo", lo))
+    hi_f = Fraction(_validate.real("hi", hi))
     if not lo_f < hi_f:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
     return lo_f, hi_f
 
 
-def linear_pieces_1d(net: ReLUNetwork, lo: float, hi: float) -> list[Piece]:
-    """The maximal intervals of (lo, hi) on which a network R -> R is affine, in order.
+def _check_count(count: int, where: str) -> None:
+    if count > MAX_PIECES:
+        raise ValueError(
+            f"{where}: more than MAX_PIECES = {MAX_PIECES} linear pieces "
+            f"({count}); exact enumeration stops here"
+        )
 
-    Exact: each layer's pre-activations are affine on the current pieces, so the pieces are
-    cut where a neuron's pre-activation crosses zero, the activation is applied on each side,
-    and at the end neighbours with the same output map are merged. Works for "relu" and "abs".
-    """
+
+def _net_1d(net) -> FeedForwardNetwork:
+    if not isinstance(net, FeedForwardNetwork):
+        raise TypeError(
+            f"net must be a FeedForwardNetwork, got {type(net).__name__}"
+        )
     if net.in_features != 1 or net.out_features != 1:
-        raise ValueError(f"need a network R -> R, got R^{net.in_features} -> R^{net.out_features}")
+        raise ValueError(
+            f"need a network R -> R, got R^{net.in_features} -> "
+            f"R^{net.out_features}"
+        )
+    return net
+
+
+def linear_pieces_1d(
+    net: FeedForwardNetwork, lo: float, hi: float
+) -> list[Piece]:
+    """The maximal intervals of (lo, hi) on which a network R -> R is affine,
+    in order.
+
+    Exact: each layer's pre-activations are affine on the current pieces, so
+    the pieces are cut where a neuron's pre-activation crosses zero, the
+    activation is applied on each side, and at the end neighbours with the same
+    output map are merged. Works for "relu" and "abs".
+    """
+    _net_1d(net)
     if net.activation == "tanh":
-        raise ValueError("a tanh network is smooth, not piecewise linear: it has no linear pieces to count")
+        raise ValueError(
+            "a tanh network is smooth, not piecewise linear: it has no "
+            "linear pieces to count"
+        )
     lo_f, hi_f = _check_interval(lo, hi)
     pieces = [Piece(lo_f, hi_f, (Fraction(1),), (Fraction(0),))]
     for i, (w, b) in enumerate(zip(net.weights, net.biases)):
-        w_q, b_q = _rational_matrix(w), [Fraction(float(v)) for v in b.detach().double().tolist()]
+        w_q, b_q = (
+            _rational_matrix(w),
+            [Fraction(float(v)) for v in b.detach().double().tolist()],
+        )
         pieces = [_apply_affine(p, w_q, b_q) for p in pieces]
         if i < net.num_layers - 1:
-            pieces = [_activate(q, net.activation) for p in pieces for q in _split_at_zeros(p)]
+            pieces = [
+                _activate(q, net.activation)
+                for p in pieces
+                for q in _split_at_zeros(p)
+            ]
+            _check_count(len(pieces), f"layer {i + 1}")
     return _merge_equal(pieces)
 
 
-def breakpoints_1d(net: ReLUNetwork, lo: float, hi: float, exact: bool = False) -> list:
-    """The sorted points of (lo, hi) where a network R -> R is not differentiable.
+def breakpoints_1d(
+    net: FeedForwardNetwork, lo: float, hi: float, *, exact: bool = False
+) -> list:
+    """The sorted points of (lo, hi) where a network R -> R is not
+    differentiable.
 
-    For "relu" and "abs" networks these are the ends shared by consecutive linear pieces;
-    a tanh network is differentiable everywhere, so the list is empty. Floats by default,
-    `fractions.Fraction` with exact=True.
+    For "relu" and "abs" networks these are the ends shared by consecutive
+    linear pieces; a tanh network is differentiable everywhere, so the list is
+    empty. Floats by default, `fractions.Fraction` with exact=True.
     """
-    if net.activation == "tanh":
+    if not isinstance(exact, bool):
+        raise TypeError(f"exact must be a bool, got {exact!r}")
+    if _net_1d(net).activation == "tanh":
         _check_interval(lo, hi)
         return []
     points = [p.left for p in linear_pieces_1d(net, lo, hi)[1:]]
     return points if exact else [float(x) for x in points]
 
 
-def count_linear_pieces_1d(net: ReLUNetwork, lo: float, hi: float) -> int:
+def count_linear_pieces_1d(
+    net: FeedForwardNetwork, lo: float, hi: float
+) -> int:
     """The number of maximal affine pieces of a network R -> R on (lo, hi)."""
     return len(linear_pieces_1d(net, lo, hi))
 
 
-def sawtooth_network(k: int) -> ReLUNetwork:
-    """Telgarsky's triangle map composed k times: width 2, k hidden layers, 2^k pieces on [0, 1].
+def sawtooth_network(k: int) -> FeedForwardNetwork:
+    """Telgarsky's triangle map composed k times: width 2, k hidden layers, 2^k
+    pieces on [0, 1].
 
-    t(x) = 2 ReLU(x) - 4 ReLU(x - 1/2) is the tent map on [0, 1] (up on [0, 1/2], down on
-    [1/2, 1]); every layer feeds t(h) into the next one, and t∘...∘t (k times) zig-zags 2^(k-1)
-    times, so it has 2^k linear pieces with only 2k hidden neurons.
+    t(x) = 2 ReLU(x) - 4 ReLU(x - 1/2) is the tent map on [0, 1] (up on [0,
+    1/2], down on [1/2, 1]); every layer feeds t(h) into the next one, and
+    t∘...∘t (k times) zig-zags 2^(k-1) times, so it has 2^k linear pieces with
+    only 2k hidden neurons.
     """
-    if int(k) != k or k < 1:
-        raise ValueError(f"k (the number of hidden layers) must be a positive integer, got {k!r}")
+    k = _validate.integer("k (the number of hidden layers)", k)
+    if k > MAX_SAWTOOTH_LAYERS:
+        raise ValueError(
+            f"k (the number of hidden layers) must be <= "
+            f"{MAX_SAWTOOTH_LAYERS}, got {k}: float64 cannot resolve the "
+            "2^k pieces of a deeper sawtooth anyway"
+        )
     first_w, first_b = [[1.0], [1.0]], [0.0, -0.5]
     mid_w, mid_b = [[2.0, -4.0], [2.0, -4.0]], [0.0, -0.5]
     weights = [first_w] + [mid_w] * (k - 1) + [[[2.0, -4.0]]]
     biases = [first_b] + [mid_b] * (k - 1) + [[0.0]]
-    return ReLUNetwork(weights, biases)
+    return FeedForwardNetwork(weights, biases)
 
 
-def shallow_equivalent(net: ReLUNetwork, lo: float, hi: float) -> ReLUNetwork:
-    """A 2-layer ReLU network equal to `net` (R -> R, piecewise linear) on [lo, hi].
+def shallow_equivalent(
+    net: FeedForwardNetwork, lo: float, hi: float
+) -> FeedForwardNetwork:
+    """A 2-layer ReLU network equal to `net` (R -> R, piecewise linear) on [lo,
+    hi].
 
     With pieces of slopes s_0, ..., s_m and breakpoints t_1 < ... < t_m,
 
-        f(x) = f(lo) + s_0 ReLU(x - lo) + sum_i (s_i - s_(i-1)) ReLU(x - t_i)   on [lo, hi],
+        f(x) = f(lo) + s_0 ReLU(x - lo) + sum_i (s_i - s_(i-1)) ReLU(x - t_i)
+        on [lo, hi],
 
-    so the width is m + 1: one hidden neuron per breakpoint, plus one for the first slope.
+    so the width is m + 1: one hidden neuron per breakpoint, plus one for the
+    first slope.
     """
     pieces = linear_pieces_1d(net, lo, hi)
     slopes = [p.slope[0] for p in pieces]
     knots = [pieces[0].left] + [p.left for p in pieces[1:]]
-    jumps = [slopes[0]] + [b - a for a, b in zip(slopes[:-1], slopes[1:])]
+    jumps = [slopes[0]] + [b - a for a, b in itertools.pairwise(slopes)]
     f_lo = pieces[0].at(pieces[0].left)[0]
     w1 = [[1.0] for _ in knots]
     b1 = [-float(t) for t in knots]
-    return ReLUNetwork([w1, [[float(j) for j in jumps]]], [b1, [float(f_lo)]])
+    return FeedForwardNetwork(
+        [w1, [[float(j) for j in jumps]]], [b1, [float(f_lo)]]
+    )
 
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # Identified regions of |W h + b| stacks (seed 004 §3)
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 def abs_fold_layer(d: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The seed's layer h -> |W h + b| with W = 2 I (d x d) and b = -1 (eq. 8-9).
+    """The seed's layer h -> |W h + b|, W = 2 I (d x d), b = -1 (eq. 8-9).
 
-    On each coordinate it folds (0, 1) at 1/2 and stretches both halves back onto (0, 1).
+    On each coordinate it folds (0, 1) at 1/2 and stretches both halves back
+    onto (0, 1).
     """
-    if int(d) != d or d < 1:
-        raise ValueError(f"d must be a positive integer, got {d!r}")
-    return 2 * torch.eye(d, dtype=torch.float64), -torch.ones(d, dtype=torch.float64)
+    d = _validate.integer("d", d)
+    _validate.allocation(f"abs_fold_layer({d}) W", d * d)
+    w = 2 * torch.eye(d, dtype=torch.float64)
+    return w, -torch.ones(d, dtype=torch.float64)
 
 
 def _as_layer(i: int, layer) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         w, b = layer
     except (TypeError, ValueError):
-        raise ValueError(f"layer {i} must be a pair (W, b), got {type(layer).__name__}") from None
-    w = torch.as_tensor(w, dtype=torch.float64)
-    b = torch.as_tensor(b, dtype=torch.float64)
+        raise ValueError(
+            f"layer {i} must be a pair (W, b), got {type(layer).__name__}"
+        ) from None
+    w = _validate.real_tensor(f"layer {i}: W", w, dtype=torch.float64)
+    b = _validate.real_tensor(f"layer {i}: b", b, dtype=torch.float64)
     if w.ndim == 0:
         w = w.reshape(1, 1)
     b = b.reshape(-1)
     if w.ndim != 2 or w.shape[0] != w.shape[1] or b.shape != (w.shape[0],):
         raise ValueError(
-            f"layer {i}: need a square W (d, d) and b (d,), got W {tuple(w.shape)} and b {tuple(b.shape)}"
+            f"layer {i}: need a square W (d, d) and b (d,), got W "
+            f"{tuple(w.shape)} and b {tuple(b.shape)}"
         )
     return w, b
 
 
-def _coordinate_chains(layers: Sequence) -> list[list[tuple[Fraction, Fraction]]] | list:
-    """Split a stack of monomial layers into d independent one-dimensional stacks.
+def _coordinate_chains(
+    layers: Sequence,
+) -> list[list[tuple[Fraction, Fraction]]] | list:
+    """Split a stack of monomial layers into d independent one-dimensional
+    stacks.
 
-    Returns [] when some layer has a zero row (a constant output coordinate): then nothing
-    is mapped onto the box.
+    Returns [] when some layer has a zero row (a constant output coordinate):
+    then nothing is mapped onto the box.
 
-    If every W has exactly one nonzero per row and per column, output coordinate i of a layer
-    is |w_i h_{π(i)} + b_i|: the whole map is a product of d maps R -> R, one per input
-    coordinate, followed by a relabelling of coordinates.
+    If every W has exactly one nonzero per row and per column, output
+    coordinate i of a layer is |w_i h_{π(i)} + b_i|: the whole map is a product
+    of d maps R -> R, one per input coordinate, followed by a relabelling of
+    coordinates.
     """
-    checked = [_as_layer(i, layer) for i, layer in enumerate(layers, start=1)]
+    if isinstance(layers, (str, bytes, torch.Tensor)) or not hasattr(
+        layers, "__iter__"
+    ):
+        raise TypeError(
+            "layers must be a list of pairs (W, b), got "
+            f"{type(layers).__name__}"
+        )
+    checked = [_as_layer(i, layer) for i, layer in enumerate(layers, 1)]
     if not checked:
         raise ValueError("need at least one layer (W, b)")
     d = checked[0][0].shape[0]
     chains: list[list[tuple[Fraction, Fraction]]] = [[] for _ in range(d)]
     constant = False
-    owner = list(range(d))  # owner[j]: which input coordinate feeds coordinate j of the current h
+    owner = list(
+        range(d)
+    )  # owner[j]: which input coordinate feeds coordinate j of the current h
     for i, (w, b) in enumerate(checked, start=1):
         if w.shape[0] != d:
-            raise ValueError(f"layer {i}: W is {tuple(w.shape)} but the first layer works in d = {d}")
+            raise ValueError(
+                f"layer {i}: W is {tuple(w.shape)} but the first layer "
+                f"works in d = {d}"
+            )
         nonzero = w != 0
         if (nonzero.sum(1) > 1).any() or (nonzero.sum(0) > 1).any():
             raise ValueError(
-                f"layer {i}: count_identified_regions supports W with at most one nonzero entry in each "
-                f"row and column (diagonal or a scaled permutation), got\n{w.numpy()}"
+                f"layer {i}: count_identified_regions supports W with at "
+                "most one nonzero entry in each row and column (diagonal "
+                f"or a scaled permutation), got\n{w.numpy()}"
             )
         if not nonzero.any(1).all():
-            # a zero row makes an output coordinate constant: no later monomial layer can
-            # spread it out again, so no region is mapped onto the box
+            # a zero row makes an output coordinate constant: no later
+            # monomial layer can spread it out again, so no region is
+            # mapped onto the box
             constant = True
         source = nonzero.to(torch.int64).argmax(1).tolist()
         for row, col in enumerate(source):
-            chains[owner[col]].append((Fraction(float(w[row, col])), Fraction(float(b[row]))))
+            chains[owner[col]].append(
+                (Fraction(float(w[row, col])), Fraction(float(b[row])))
+            )
         owner = [owner[col] for col in source]
     return [] if constant else chains
 
 
-def fold_pieces_1d(chain: Sequence[tuple[float, float]], lo: float = 0.0, hi: float = 1.0) -> list[Piece]:
-    """The affine pieces of x -> |w_L ... |w_1 x + b_1| ... + b_L| on (lo, hi), exactly."""
+def _chain(chain) -> list[tuple[Fraction, Fraction]]:
+    """A 1-D fold stack as exact pairs (w, b) of finite numbers."""
+    if isinstance(chain, (str, bytes)) or not hasattr(chain, "__iter__"):
+        raise TypeError(f"chain must be a list of pairs (w, b), got {chain!r}")
+    pairs = []
+    for i, layer in enumerate(chain, start=1):
+        if not isinstance(layer, (tuple, list)) or len(layer) != 2:
+            raise ValueError(
+                f"chain[{i - 1}] must be a pair (w, b), got {layer!r}"
+            )
+        w, b = (
+            _validate.real(f"chain[{i - 1}][{j}]", v)
+            for j, v in enumerate(layer)
+        )
+        pairs.append((Fraction(w), Fraction(b)))
+    return pairs
+
+
+def fold_pieces_1d(
+    chain: Sequence[tuple[float, float]], lo: float = 0.0, hi: float = 1.0
+) -> list[Piece]:
+    """The affine pieces of x -> |w_L ... |w_1 x + b_1| ... + b_L| on (lo, hi).
+
+    Exact, and refused beyond MAX_PIECES pieces (2^L for the seed's fold).
+    """
     lo_f, hi_f = _check_interval(lo, hi)
     pieces = [Piece(lo_f, hi_f, (Fraction(1),), (Fraction(0),))]
-    for w, b in chain:
-        w_q, b_q = [[Fraction(w)]], [Fraction(b)]
-        pieces = [_activate(q, "abs") for p in pieces for q in _split_at_zeros(_apply_affine(p, w_q, b_q))]
+    for i, (w, b) in enumerate(_chain(chain), start=1):
+        step = [
+            _activate(q, "abs")
+            for p in pieces
+            for q in _split_at_zeros(_apply_affine(p, [[w]], [b]))
+        ]
+        _check_count(len(step), f"fold layer {i}")
+        pieces = step
     return pieces
 
 
-def identified_intervals_1d(chain: Sequence[tuple[float, float]], lo: float = 0.0, hi: float = 1.0):
-    """The disjoint input intervals that the 1-D fold stack maps bijectively onto (lo, hi).
+def _fold_images(chain, lo: Fraction, hi: Fraction) -> Counter:
+    """The image intervals of the fold stack's pieces, with multiplicities.
 
-    A piece x -> s x + c on (l, r) counts when its image contains (lo, hi); the identified
-    region is then the preimage of (lo, hi) inside the piece, an interval of length (hi-lo)/|s|.
+    A piece maps its interval affinely onto an interval J = [a, c], and what
+    the later layers do to it depends on J alone: t -> |w t + b| cuts J
+    where w t + b = 0 and folds. So the pieces can be counted per image
+    interval instead of one by one; for the seed's fold (0, 1) -> (0, 1)
+    twice per layer, there is one interval with multiplicity 2^L.
+    """
+    images = Counter({(lo, hi): 1})
+    for i, (w, b) in enumerate(chain, start=1):
+        step: Counter = Counter()
+        for (a, c), count in images.items():
+            ends = sorted([w * a + b, w * c + b])
+            cuts = [ends[0], ends[1]]
+            if ends[0] < 0 < ends[1]:
+                cuts = [ends[0], Fraction(0), ends[1]]
+            for u, v in itertools.pairwise(cuts):
+                step[tuple(sorted([abs(u), abs(v)]))] += count
+        if len(step) > MAX_PIECES:
+            raise ValueError(
+                f"fold layer {i}: more than MAX_PIECES = {MAX_PIECES} "
+                "different image intervals; this stack has no structure "
+                "the counter can use"
+            )
+        images = step
+    return images
+
+
+def _count_1d(chain, lo: Fraction, hi: Fraction) -> int:
+    """The number of pieces whose image covers [lo, hi] (nonconstant)."""
+    return sum(
+        n
+        for (a, c), n in _fold_images(chain, lo, hi).items()
+        if a < c and a <= lo and c >= hi
+    )
+
+
+def identified_intervals_1d(
+    chain: Sequence[tuple[float, float]], lo: float = 0.0, hi: float = 1.0
+):
+    """The disjoint input intervals the 1-D fold stack maps onto (lo, hi).
+
+    A piece x -> s x + c on (l, r) counts when its image contains (lo, hi);
+    the identified region is then the preimage of (lo, hi) inside the
+    piece, an interval of length (hi - lo) / |s|. Lists at most
+    MAX_LISTED_REGIONS (count_identified_regions counts any number).
     """
     lo_f, hi_f = _check_interval(lo, hi)
+    _check_listed(_count_1d(_chain(chain), lo_f, hi_f))
     regions = []
     for p in fold_pieces_1d(chain, lo, hi):
         (s,), (c,) = p.slope, p.intercept
@@ -263,37 +446,58 @@ def identified_intervals_1d(chain: Sequence[tuple[float, float]], lo: float = 0.
     return regions
 
 
-def count_identified_regions(layers: Sequence, lo: float = 0.0, hi: float = 1.0) -> int:
-    """How many disjoint regions of (lo, hi)^d the stack h -> |W h + b| maps bijectively onto (lo, hi)^d.
+def _check_listed(count: int) -> None:
+    if count > MAX_LISTED_REGIONS:
+        raise ValueError(
+            f"there are {count} identified regions, more than "
+            f"MAX_LISTED_REGIONS = {MAX_LISTED_REGIONS} to list; use "
+            "count_identified_regions for the number"
+        )
+
+
+def count_identified_regions(
+    layers: Sequence, lo: float = 0.0, hi: float = 1.0
+) -> int:
+    """How many disjoint regions of (lo, hi)^d the stack h -> |W h + b| maps
+    bijectively onto (lo, hi)^d.
 
     Args:
-        layers: pairs (W, b) with W of shape (d, d) and b of shape (d,) (a number each for d = 1).
-        lo, hi: the box (lo, hi)^d, both the input domain and the target region.
+        layers: pairs (W, b) with W of shape (d, d) and b of shape (d,)
+            (a number each for d = 1).
+        lo, hi: the box (lo, hi)^d, both the input domain and the target.
 
-    Supported W: at most one nonzero entry in every row and column (diagonal matrices, and
-    permutations scaled per row; a zero row makes a coordinate constant, so the count is 0). Then the map is a product of d one-dimensional fold stacks, one per input
-    coordinate; an affine piece of a product is a product of pieces, and its image covers the
-    box exactly when every factor's image covers (lo, hi). So the count is the product of the
-    one-dimensional counts, each computed exactly by `identified_intervals_1d`. Any other W
-    (one that mixes coordinates) raises ValueError.
+    Supported W: at most one nonzero entry in every row and column
+    (diagonal matrices, and permutations scaled per row; a zero row makes a
+    coordinate constant, so the count is 0). Then the map is a product of d
+    one-dimensional fold stacks, one per input coordinate; an affine piece
+    of a product is a product of pieces, and its image covers the box
+    exactly when every factor's image covers (lo, hi). So the count is the
+    product of the one-dimensional counts, each computed exactly by
+    grouping the pieces by their image interval (so 24 fold layers, 2^24
+    pieces, take milliseconds). Any other W (one that mixes coordinates)
+    raises ValueError.
     """
+    lo_f, hi_f = _check_interval(lo, hi)
     chains = _coordinate_chains(layers)
-    if not chains:
-        return 0
-    count = 1
+    count = 1 if chains else 0
     for chain in chains:
-        count *= len(identified_intervals_1d(chain, lo, hi))
+        count *= _count_1d(chain, lo_f, hi_f)
     return count
 
 
-def identified_boxes(layers: Sequence, lo: float = 0.0, hi: float = 1.0) -> list[tuple[tuple[Fraction, Fraction], ...]]:
-    """The identified regions themselves, as boxes: one interval per input coordinate.
+def identified_boxes(
+    layers: Sequence, lo: float = 0.0, hi: float = 1.0
+) -> list[tuple[tuple[Fraction, Fraction], ...]]:
+    """The identified regions themselves, as boxes: an interval per axis.
 
-    Same support as `count_identified_regions` (whose count is the length of this list), but it
-    lists every region, so use it for figures and small cases: there are 2^(L d) of them for the
-    seed's fold layers.
+    Same support as `count_identified_regions` (whose count is the length of
+    this list), but it lists every region, so use it for figures and small
+    cases: there are 2^(L d) of them for the seed's fold layers, and more
+    than MAX_LISTED_REGIONS are refused.
     """
+    _check_listed(count_identified_regions(layers, lo, hi))
     chains = _coordinate_chains(layers)
     if not chains:
         return []
-    return list(itertools.product(*(identified_intervals_1d(chain, lo, hi) for chain in chains)))
+    per_axis = (identified_intervals_1d(chain, lo, hi) for chain in chains)
+    return list(itertools.product(*per_axis))

@@ -12,7 +12,9 @@ from hwlib.backprop import (
 
 def random_problem(d, seed):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(d, d, generator=g, dtype=torch.float64), torch.randn(d, generator=g, dtype=torch.float64)
+    return torch.randn(d, d, generator=g, dtype=torch.float64), torch.randn(
+        d, generator=g, dtype=torch.float64
+    )
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 16])
@@ -27,26 +29,40 @@ def test_closed_form_matches_autograd(d, seed):
 @pytest.mark.parametrize("d", [1, 3, 6])
 def test_index_loop_matches_closed_form(d):
     W, x = random_problem(d, 7)
-    torch.testing.assert_close(residual_relu_grad_loop(W, x), residual_relu_grad(W, x))
+    torch.testing.assert_close(
+        residual_relu_grad_loop(W, x), residual_relu_grad(W, x)
+    )
 
 
 def test_gradcheck_of_the_loss():
     W, x = random_problem(4, 3)
-    assert torch.autograd.gradcheck(lambda w: residual_relu_loss(w, x), (W.requires_grad_(True),))
+    assert torch.autograd.gradcheck(
+        lambda w: residual_relu_loss(w, x), (W.requires_grad_(True),)
+    )
 
 
 def test_forward_intermediates():
     W = torch.tensor([[1.0, -2.0], [0.5, 1.0]], dtype=torch.float64)
     x = torch.tensor([1.0, 1.0], dtype=torch.float64)
     y, u, v, loss = residual_relu_forward(W, x)
-    torch.testing.assert_close(y, torch.tensor([-1.0, 1.5], dtype=torch.float64))
-    torch.testing.assert_close(u, torch.tensor([0.0, 1.5], dtype=torch.float64))
-    torch.testing.assert_close(v, torch.tensor([-3.0, 3.0], dtype=torch.float64))  # u + W u
+    torch.testing.assert_close(
+        y, torch.tensor([-1.0, 1.5], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        u, torch.tensor([0.0, 1.5], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        v, torch.tensor([-3.0, 3.0], dtype=torch.float64)
+    )  # u + W u
     assert loss.item() == 9.0
 
 
 def test_heaviside_convention_at_zero():
-    assert heaviside(torch.tensor([-1.0, 0.0, 2.0])).tolist() == [0.0, 1.0, 1.0]
+    assert heaviside(torch.tensor([-1.0, 0.0, 2.0])).tolist() == [
+        0.0,
+        1.0,
+        1.0,
+    ]
     # at y = 0 the seed's Θ(0) = 1 keeps the x-term; autograd's relu'(0) = 0 drops it
     W = torch.tensor([[1.0, -1.0], [0.0, 1.0]], dtype=torch.float64)
     x = torch.tensor([1.0, 1.0], dtype=torch.float64)  # y_1 = 0 exactly
@@ -55,8 +71,78 @@ def test_heaviside_convention_at_zero():
     torch.testing.assert_close(residual_relu_grad(W, x), expected)
 
 
-def test_bad_shapes():
-    with pytest.raises(ValueError, match=r"square matrix \(d, d\), got shape \(2, 3\)"):
-        residual_relu_grad(torch.ones(2, 3), torch.ones(3))
-    with pytest.raises(ValueError, match=r"x must be a vector of shape \(2,\)"):
-        residual_relu_grad(torch.ones(2, 2), torch.ones(3))
+W2, X2 = torch.ones(2, 2), torch.ones(2)
+BAD_INPUTS = [
+    (
+        "W not square",
+        lambda: residual_relu_grad(torch.ones(2, 3), torch.ones(3)),
+        ValueError,
+        "W must be a square matrix (d, d), got shape (2, 3)",
+    ),
+    (
+        "x too long",
+        lambda: residual_relu_grad(W2, torch.ones(3)),
+        ValueError,
+        "x must be a vector of shape (2,) to match W (2, 2), got (3,)",
+    ),
+    (
+        "x a column",
+        lambda: residual_relu_loss(W2, torch.ones(2, 1)),
+        ValueError,
+        "x must be a vector of shape (2,)",
+    ),
+    (
+        "empty W",
+        lambda: residual_relu_grad(torch.ones(0, 0), torch.ones(0)),
+        ValueError,
+        "W must be a square matrix (d, d), got shape (0, 0)",
+    ),
+    (
+        "dtypes differ",
+        lambda: residual_relu_grad(W2.double(), X2),
+        TypeError,
+        "x is torch.float32 on cpu but W is torch.float64 on cpu",
+    ),
+    (
+        "integer W",
+        lambda: residual_relu_forward(W2.long(), X2),
+        TypeError,
+        "W must be a floating torch.Tensor, got torch.int64",
+    ),
+    (
+        "list x",
+        lambda: residual_relu_grad_loop(W2, [1.0, 1.0]),
+        TypeError,
+        "x must be a floating torch.Tensor, got list",
+    ),
+    (
+        "NaN in W",
+        lambda: residual_relu_grad(
+            torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), X2
+        ),
+        ValueError,
+        "W must be finite",
+    ),
+    (
+        "inf in x",
+        lambda: residual_relu_grad(W2, torch.tensor([1.0, float("inf")])),
+        ValueError,
+        "x must be finite",
+    ),
+    (
+        "heaviside of NaN",
+        lambda: heaviside(torch.tensor([float("nan")])),
+        ValueError,
+        "y must not contain NaN",
+    ),
+    (
+        "heaviside of ints",
+        lambda: heaviside(torch.tensor([1, -1])),
+        TypeError,
+        "y must be a floating torch.Tensor",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    refused(*bad_input)

@@ -1,7 +1,6 @@
-import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hwlib.conv import (
@@ -10,6 +9,7 @@ from hwlib.conv import (
     conv2d_output_size,
     conv_transpose2d_matrix,
     conv_transpose2d_matrix_symbolic,
+    conv_transpose2d_output_size,
 )
 
 
@@ -30,7 +30,9 @@ def test_conv2d_matrix_matches_torch(case, seed):
     g = torch.Generator().manual_seed(seed)
     kernel = torch.randn(kh, kw, generator=g, dtype=torch.float64)
     x = torch.randn(h, w, generator=g, dtype=torch.float64)
-    expected = F.conv2d(x[None, None], kernel[None, None], stride=stride, padding=padding)
+    expected = F.conv2d(
+        x[None, None], kernel[None, None], stride=stride, padding=padding
+    )
     A = conv2d_matrix(kernel, (h, w), stride, padding)
     assert A.shape == (expected.numel(), h * w)
     torch.testing.assert_close(A @ x.flatten(), expected.flatten())
@@ -40,13 +42,17 @@ def test_conv2d_matrix_matches_torch(case, seed):
 @given(conv_cases(), st.integers(0, 2**31 - 1))
 def test_conv_transpose2d_matrix_matches_torch(case, seed):
     (kh, kw), (h, w), stride, padding = case
-    out_h, out_w = (h - 1) * stride[0] - 2 * padding[0] + kh, (w - 1) * stride[1] - 2 * padding[1] + kw
-    if min(out_h, out_w) < 1:
-        return  # covered by the error test below
+    out_h, out_w = (
+        (h - 1) * stride[0] - 2 * padding[0] + kh,
+        (w - 1) * stride[1] - 2 * padding[1] + kw,
+    )
+    assume(min(out_h, out_w) >= 1)  # smaller outputs: the bad-input table
     g = torch.Generator().manual_seed(seed)
     kernel = torch.randn(kh, kw, generator=g, dtype=torch.float64)
     x = torch.randn(h, w, generator=g, dtype=torch.float64)
-    expected = F.conv_transpose2d(x[None, None], kernel[None, None], stride=stride, padding=padding)
+    expected = F.conv_transpose2d(
+        x[None, None], kernel[None, None], stride=stride, padding=padding
+    )
     A = conv_transpose2d_matrix(kernel, (h, w), stride, padding)
     assert A.shape == (expected.numel(), h * w)
     torch.testing.assert_close(A @ x.flatten(), expected.flatten())
@@ -56,20 +62,30 @@ def test_conv_transpose2d_matrix_matches_torch(case, seed):
 @given(conv_cases())
 def test_transposed_matrix_is_the_transpose(case):
     kernel_size, size, stride, padding = case
-    kernel = torch.arange(1.0, kernel_size[0] * kernel_size[1] + 1).reshape(kernel_size)
+    kernel = torch.arange(1.0, kernel_size[0] * kernel_size[1] + 1).reshape(
+        kernel_size
+    )
     A = conv2d_matrix(kernel, size, stride, padding)
     out = conv2d_output_size(kernel_size, size, stride, padding)
     # conv_transpose2d from the conv's output size gives back (H', W') <= (H, W); the sizes match
     # exactly when the stride divides (H + 2 pad - kh), i.e. no input rows were skipped
-    fits = all((n + 2 * p - k) % s == 0 for n, p, k, s in zip(size, padding, kernel_size, stride))
-    if fits:
-        torch.testing.assert_close(conv_transpose2d_matrix(kernel, out, stride, padding), A.T)
+    fits = all(
+        (n + 2 * p - k) % s == 0
+        for n, p, k, s in zip(size, padding, kernel_size, stride)
+    )
+    assume(fits)
+    torch.testing.assert_close(
+        conv_transpose2d_matrix(kernel, out, stride, padding), A.T
+    )
 
 
 def test_seed_answer_1_stride_2_padding_1():
     """The 3x3 kernel on a 3x3 input with stride 2 and padding 1 (GT PS2 §1.1), by hand."""
     rows = conv2d_matrix_symbolic(3, (3, 3), stride=2, padding=1)
-    w = lambda a, b: f"w_{{({a},{b})}}"  # noqa: E731
+
+    def w(a, b):
+        return f"w_{{({a},{b})}}"
+
     assert rows == [
         [w(1, 1), w(1, 2), "0", w(2, 1), w(2, 2), "0", "0", "0", "0"],
         ["0", w(1, 0), w(1, 1), "0", w(2, 0), w(2, 1), "0", "0", "0"],
@@ -88,7 +104,9 @@ def test_seed_answer_2_transposed_stride_2():
                 for b in range(2):
                     out = (2 * r + a) * 4 + (2 * c + b)
                     assert rows[out][r * 2 + c] == f"w_{{({a},{b})}}"
-                    assert sum(v != "0" for v in rows[out]) == 1  # no overlap at stride 2
+                    assert (
+                        sum(v != "0" for v in rows[out]) == 1
+                    )  # no overlap at stride 2
 
 
 def test_symbolic_matches_numeric_pattern():
@@ -97,23 +115,172 @@ def test_symbolic_matches_numeric_pattern():
     S = conv2d_matrix_symbolic((3, 3), (5, 4), stride=(2, 1), padding=(1, 0))
     for i, row in enumerate(S):
         for j, name in enumerate(row):
-            expected = 0.0 if name == "0" else kernel[int(name[4]), int(name[6])].item()
+            expected = (
+                0.0
+                if name == "0"
+                else kernel[int(name[4]), int(name[6])].item()
+            )
             assert A[i, j].item() == expected
 
 
-def test_bad_inputs_give_clear_errors():
-    k = torch.ones(3, 3)
-    with pytest.raises(ValueError, match="stride must be >= 1"):
-        conv2d_matrix(k, (5, 5), stride=0)
-    with pytest.raises(ValueError, match="padding must be >= 0"):
-        conv2d_matrix(k, (5, 5), padding=-1)
-    with pytest.raises(ValueError, match=r"kernel \(3, 3\) is larger than the padded input \(2, 2\)"):
-        conv2d_matrix(k, (2, 2))
-    with pytest.raises(ValueError, match="stride must be an int or a pair of ints"):
-        conv2d_matrix(k, (5, 5), stride=1.5)
-    with pytest.raises(ValueError, match="kernel must be 2-D"):
-        conv2d_matrix(torch.ones(1, 1, 3, 3), (5, 5))
-    with pytest.raises(ValueError, match="padding .* is too large"):
-        conv_transpose2d_matrix(torch.ones(2, 2), (1, 1), padding=1)
-    with pytest.raises(ValueError, match="input_size must be positive"):
-        conv2d_matrix(k, (0, 5))
+def test_kernel_size_as_int_or_pair_and_int_kernels():
+    assert (
+        conv2d_output_size(3, (5, 5))
+        == (3, 3)
+        == conv2d_output_size((3, 3), [5, 5])
+    )
+    assert conv_transpose2d_output_size(2, 2, stride=2) == (4, 4)
+    k = torch.tensor([[1, 2], [3, 4]])  # integer kernels stay exact
+    x = torch.arange(9.0).reshape(3, 3)
+    expected = F.conv2d(x[None, None], k[None, None].float()).flatten()
+    A = conv2d_matrix(k, (3, 3))
+    assert A.dtype == torch.int64
+    torch.testing.assert_close(A.float() @ x.flatten(), expected)
+
+
+K = torch.ones(3, 3)
+BAD_INPUTS = [
+    # (what, call, error, fragment of the message)
+    (
+        "kernel larger than input",
+        lambda: conv2d_output_size(5, (3, 3)),
+        ValueError,
+        "kernel (5, 5) is larger than the padded input (3, 3)",
+    ),
+    (
+        "kernel larger than padded",
+        lambda: conv2d_matrix(K, (2, 2)),
+        ValueError,
+        "kernel (3, 3) is larger than the padded input (2, 2)",
+    ),
+    (
+        "stride 0",
+        lambda: conv2d_matrix(K, (5, 5), stride=0),
+        ValueError,
+        "stride must be >= 1 (an int or a pair), got 0",
+    ),
+    (
+        "negative stride",
+        lambda: conv2d_output_size(3, 5, stride=(1, -2)),
+        ValueError,
+        "stride must be >= 1 (an int or a pair), got (1, -2)",
+    ),
+    (
+        "negative padding",
+        lambda: conv2d_matrix(K, (5, 5), padding=-1),
+        ValueError,
+        "padding must be >= 0 (an int or a pair), got -1",
+    ),
+    (
+        "float stride",
+        lambda: conv2d_matrix(K, (5, 5), stride=1.5),
+        TypeError,
+        "stride must be an int or a pair of ints, got 1.5",
+    ),
+    (
+        "bool stride",
+        lambda: conv2d_output_size(3, 5, stride=True),
+        TypeError,
+        "stride must be an int or a pair of ints, got True",
+    ),
+    (
+        "three strides",
+        lambda: conv2d_matrix(K, (5, 5), stride=(1, 2, 3)),
+        TypeError,
+        "stride must be an int or a pair of ints, got (1, 2, 3)",
+    ),
+    (
+        "kernel_size 0",
+        lambda: conv2d_output_size(0, (5, 5)),
+        ValueError,
+        "kernel_size must be >= 1 (an int or a pair), got 0",
+    ),
+    (
+        "kernel_size of 1 axis",
+        lambda: conv2d_output_size((3,), (5, 5)),
+        TypeError,
+        "kernel_size must be an int or a pair of ints, got (3,)",
+    ),
+    (
+        "kernel_size a tensor",
+        lambda: conv2d_output_size(K, (5, 5)),
+        TypeError,
+        "kernel_size must be an int or a pair of ints",
+    ),
+    (
+        "empty input",
+        lambda: conv2d_matrix(K, (0, 5)),
+        ValueError,
+        "input_size must be >= 1 (an int or a pair), got (0, 5)",
+    ),
+    (
+        "float input size",
+        lambda: conv2d_output_size(3, (5.0, 5)),
+        TypeError,
+        "input_size must be an int or a pair of ints, got (5.0, 5)",
+    ),
+    (
+        "str input size",
+        lambda: conv2d_output_size(3, "55"),
+        TypeError,
+        "input_size must be an int or a pair of ints, got '55'",
+    ),
+    (
+        "transposed padding",
+        lambda: conv_transpose2d_matrix(torch.ones(2, 2), (1, 1), padding=1),
+        ValueError,
+        "padding (1, 1) is too large for kernel (2, 2)",
+    ),
+    (
+        "4-D kernel",
+        lambda: conv2d_matrix(torch.ones(1, 1, 3, 3), (5, 5)),
+        ValueError,
+        "kernel must be 2-D (kh, kw) with positive sizes",
+    ),
+    (
+        "empty kernel",
+        lambda: conv2d_matrix(torch.ones(0, 3), (5, 5)),
+        ValueError,
+        "got shape (0, 3)",
+    ),
+    (
+        "NaN kernel",
+        lambda: conv2d_matrix(torch.tensor([[float("nan")]]), 3),
+        ValueError,
+        "kernel must be finite",
+    ),
+    (
+        "bool kernel",
+        lambda: conv2d_matrix(torch.ones(2, 2).bool(), 3),
+        TypeError,
+        "kernel must be real numbers, got torch.bool",
+    ),
+    (
+        "str kernel",
+        lambda: conv2d_matrix("abc", (5, 5)),
+        TypeError,
+        "kernel must be a 2-D tensor (kh, kw) of numbers, got str",
+    ),
+    (
+        "huge matrix",
+        lambda: conv2d_matrix(K, (300, 300)),
+        ValueError,
+        "more than MAX_MATRIX_ENTRIES",
+    ),
+    (
+        "huge symbolic",
+        lambda: conv2d_matrix_symbolic(1, (300, 300)),
+        ValueError,
+        "more than MAX_MATRIX_ENTRIES",
+    ),
+    (
+        "name not str",
+        lambda: conv2d_matrix_symbolic(3, (3, 3), name=5),
+        TypeError,
+        "name must be a str, got 5",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    refused(*bad_input)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from hwlib.gates import (
+    GATE_RULES,
     and_neuron,
     boolean_network,
     boolean_points,
@@ -21,7 +22,12 @@ from hwlib.gates import (
 
 def grid_with_axes():
     """A grid that contains the axes and the origin exactly, plus tiny offsets from them."""
-    ticks = torch.cat([torch.linspace(-3, 3, 61), torch.tensor([0.0, -1e-9, 1e-9, -1e-300, 1e-300])]).double()
+    ticks = torch.cat(
+        [
+            torch.linspace(-3, 3, 61),
+            torch.tensor([0.0, -1e-9, 1e-9, -1e-300, 1e-300]),
+        ]
+    ).double()
     return torch.cartesian_prod(ticks, ticks)
 
 
@@ -48,7 +54,9 @@ def test_xor_network_sign_on_grid_and_axes():
 def test_nand_network_truth_table():
     assert evaluate_boolean(nand_network(), 2) == [1, 1, 1, 0]
     out = nand_network()(boolean_points(2))[:, 0]
-    assert torch.equal(out, torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=torch.float64))  # exact 0/1 values
+    assert torch.equal(
+        out, torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+    )  # exact 0/1 values
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -75,21 +83,33 @@ def test_boolean_network_from_callables():
     assert parity.widths == [4, 1]  # one first-layer NAND block per true row
 
 
-def test_boolean_network_bad_inputs():
-    with pytest.raises(ValueError, match="needs 4 entries, got 3"):
-        boolean_network([0, 1, 1], 2)
-    with pytest.raises(ValueError, match="0/1 or booleans"):
-        boolean_network([0, 2, 1, 1], 2)
-    with pytest.raises(ValueError, match="positive integer"):
-        boolean_network([1], 0)
+def test_gate_rules_match_their_truth_tables():
+    tables = {
+        "and": [0, 0, 0, 1],
+        "or": [0, 1, 1, 1],
+        "nand": [1, 1, 1, 0],
+        "nor": [1, 0, 0, 0],
+        "xor": [0, 1, 1, 0],
+        "iff": [1, 0, 0, 1],
+    }
+    assert set(GATE_RULES) == set(tables)
+    rows = list(itertools.product([0, 1], repeat=2))
+    bits = boolean_points(2).bool()
+    for name, table in tables.items():
+        assert [int(GATE_RULES[name](a, b)) for a, b in rows] == table
+        on_tensors = GATE_RULES[name](bits[:, 0], bits[:, 1])
+        assert (
+            on_tensors.dtype == torch.bool
+            and on_tensors.int().tolist() == table
+        )
+        net = boolean_network(name, 2)  # a gate name compiles too
+        assert evaluate_boolean(net, 2) == table
 
 
 def test_threshold_and_or():
     x = boolean_points(2)
     assert threshold_unit(*and_neuron(), x).tolist() == [0, 0, 0, 1]
     assert threshold_unit(*or_neuron(), x).tolist() == [0, 1, 1, 1]
-    with pytest.raises(ValueError, match=r"w of shape \(d,\) and x of shape \(N, d\)"):
-        threshold_unit([1.0, 1.0, 1.0], 0.0, x)
 
 
 def all_labelings_separability_by_brute_force(points):
@@ -111,17 +131,212 @@ def test_linearly_separable_matches_brute_force_on_all_16_functions():
         if sep:  # the returned unit is a certificate
             w, b = separating_hyperplane(points, torch.tensor(labels))
             assert threshold_unit(w, b, points).tolist() == list(labels)
-    assert sum(linearly_separable(points, torch.tensor(l)) for l in itertools.product([0, 1], repeat=4)) == 14
+    assert (
+        sum(
+            linearly_separable(points, torch.tensor(l))
+            for l in itertools.product([0, 1], repeat=4)
+        )
+        == 14
+    )
 
 
 def test_parity_3_is_not_separable_and_majority_is():
     p = boolean_points(3)
-    assert not linearly_separable(p, torch.tensor([int(sum(r)) % 2 for r in p.tolist()]))
-    assert linearly_separable(p, torch.tensor([int(sum(r) >= 2) for r in p.tolist()]))
+    assert not linearly_separable(
+        p, torch.tensor([int(sum(r)) % 2 for r in p.tolist()])
+    )
+    assert linearly_separable(
+        p, torch.tensor([int(sum(r) >= 2) for r in p.tolist()])
+    )
 
 
-def test_linearly_separable_bad_inputs():
-    with pytest.raises(ValueError, match="labels must be 0 or 1"):
-        linearly_separable(boolean_points(2), torch.tensor([0, 1, 2, 1]))
-    with pytest.raises(ValueError, match=r"labels of shape \(N,\)"):
-        linearly_separable(boolean_points(2), torch.tensor([0, 1]))
+AND = torch.tensor([0, 0, 0, 1])
+IFF = torch.tensor([1, 0, 0, 1])
+
+
+@pytest.mark.parametrize(
+    "scale, shift",
+    [
+        (1e-9, 0.0),
+        (1e-9, -1e3),
+        (1e-3, 1e9),
+        (1.0, 1e9),
+        (1e6, 0.0),
+        (1e9, 1e9),
+        (1e9, -1e3),
+        (1.0, 0.0),
+    ],
+)
+def test_separability_ignores_units_and_offsets(scale, shift):
+    points = boolean_points(2) * scale + shift
+    assert len(set(map(tuple, points.tolist()))) == 4  # distinct in float64
+    assert linearly_separable(points, AND)
+    assert not linearly_separable(points, IFF)
+    w, b = separating_hyperplane(points, AND)
+    # the certificate, evaluated about the points' centre to avoid the
+    # cancellation in w.x + b when the offset is large
+    c = points.mean(0)
+    on_centred = threshold_unit(w, b + float(w @ c), points - c)
+    assert on_centred.tolist() == AND.tolist()
+
+
+def test_points_merged_by_rounding_are_one_point():
+    points = boolean_points(2) * 1e-9 + 1e9  # all four round to 1e9
+    assert len(set(map(tuple, points.tolist()))) == 1
+    assert not linearly_separable(points, AND)  # one point, two labels
+
+
+def test_separability_of_separated_clouds_in_any_units():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    points = torch.cat([a, a + 10.0])
+    labels = torch.tensor([0] * 50 + [1] * 50)
+    for scale, shift in [(1.0, 0.0), (1e-8, 0.0), (1e8, -3e9), (1e-6, 1e3)]:
+        assert linearly_separable(points * scale + shift, labels)
+    labels[0] = 1  # a point of the first cloud labelled 1: still separable?
+    reference = linearly_separable(points, labels)
+    assert linearly_separable(points * 1e-7 + 5.0, labels) == reference
+
+
+P2 = boolean_points(2)
+NAN = float("nan")
+BAD_INPUTS = [
+    (
+        "table too short",
+        lambda: boolean_network([0, 1, 1], 2),
+        ValueError,
+        "fn: a truth table for 2 inputs needs 4 entries, got 3",
+    ),
+    (
+        "table entry 2",
+        lambda: boolean_network([0, 2, 1, 1], 2),
+        ValueError,
+        "fn (truth table entry 1) must be 0/1 or a bool, got 2",
+    ),
+    (
+        "table entry NaN",
+        lambda: boolean_network([0, NAN, 1, 1], 2),
+        ValueError,
+        "fn (truth table entry 1) must be 0/1 or a bool, got nan",
+    ),
+    (
+        "fn returns 2",
+        lambda: boolean_network(lambda a, b: a + b, 2),
+        ValueError,
+        "fn(1, 1) must be 0/1 or a bool, got 2",
+    ),
+    (
+        "fn not usable",
+        lambda: boolean_network(3, 2),
+        TypeError,
+        "fn must be a callable, a gate name or a truth table, got int",
+    ),
+    (
+        "unknown gate",
+        lambda: boolean_network("implies", 2),
+        ValueError,
+        "fn: a gate name needs n_inputs=2 and one of ['and', 'iff',",
+    ),
+    (
+        "gate with 3 inputs",
+        lambda: boolean_network("and", 3),
+        ValueError,
+        "got 'and' with n_inputs=3",
+    ),
+    (
+        "0 inputs",
+        lambda: boolean_network([1], 0),
+        ValueError,
+        "n_inputs must be an int >= 1, got 0",
+    ),
+    (
+        "2.0 inputs",
+        lambda: boolean_network([0, 1, 1, 0], 2.0),
+        TypeError,
+        "n_inputs must be an int >= 1, got 2.0 (float)",
+    ),
+    (
+        "True inputs",
+        lambda: boolean_points(True),
+        TypeError,
+        "n_inputs must be an int >= 1, got True (bool)",
+    ),
+    (
+        "too many inputs",
+        lambda: boolean_points(40),
+        ValueError,
+        "n_inputs must be <= MAX_BOOLEAN_INPUTS = 16",
+    ),
+    (
+        "evaluate with wrong n",
+        lambda: evaluate_boolean(nand_network(), 3),
+        ValueError,
+        "n_inputs=3 but the network takes 2 inputs",
+    ),
+    (
+        "evaluate non-integer output",
+        lambda: evaluate_boolean(lambda x: x.sum(1) / 3, 2),
+        ValueError,
+        "net: output 0.333",
+    ),
+    (
+        "threshold w too long",
+        lambda: threshold_unit([1.0, 1.0, 1.0], 0.0, P2),
+        ValueError,
+        "w must have shape (2,) to match x (4, 2), got (3,)",
+    ),
+    (
+        "threshold NaN b",
+        lambda: threshold_unit([1.0, 1.0], NAN, P2),
+        ValueError,
+        "b must be a finite number in (-inf, inf), got nan",
+    ),
+    (
+        "threshold bool x",
+        lambda: threshold_unit([1.0, 1.0], 0.0, P2.bool()),
+        TypeError,
+        "x must hold real numbers, got torch.bool",
+    ),
+    (
+        "threshold x a vector",
+        lambda: threshold_unit([1.0], 0.0, [0.0, 1.0]),
+        ValueError,
+        "x must be points of shape (N, d), got (2,)",
+    ),
+    (
+        "label 2",
+        lambda: linearly_separable(P2, torch.tensor([0, 1, 2, 1])),
+        ValueError,
+        "labels must be 0 or 1, got [0, 1, 2, 1]",
+    ),
+    (
+        "too few labels",
+        lambda: linearly_separable(P2, torch.tensor([0, 1])),
+        ValueError,
+        "labels must have shape (4,), one per point, got (2,)",
+    ),
+    (
+        "str labels",
+        lambda: linearly_separable(P2, ["a", "b", "c", "d"]),
+        TypeError,
+        "labels must be 0/1 numbers or bools",
+    ),
+    (
+        "NaN point",
+        lambda: linearly_separable(
+            torch.tensor([[0.0, NAN], [1.0, 1.0]]), [0, 1]
+        ),
+        ValueError,
+        "x must be finite, got 1 NaN/inf entries",
+    ),
+    (
+        "no points",
+        lambda: separating_hyperplane(torch.zeros(0, 2), []),
+        ValueError,
+        "x must hold at least one point",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    refused(*bad_input)

@@ -1,3 +1,4 @@
+import time
 from fractions import Fraction
 
 import pytest
@@ -5,12 +6,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwlib.networks import ReLUNetwork
+from hwlib.networks import FeedForwardNetwork
 from hwlib.regions import (
     abs_fold_layer,
     breakpoints_1d,
     count_identified_regions,
     count_linear_pieces_1d,
+    fold_pieces_1d,
+    identified_boxes,
     identified_intervals_1d,
     linear_pieces_1d,
     sawtooth_network,
@@ -22,10 +25,15 @@ from hwlib.regions import (
 def small_networks(draw, activation="relu"):
     depth = draw(st.integers(1, 3))
     sizes = [1] + [draw(st.integers(1, 4)) for _ in range(depth)] + [1]
-    value = st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 2))  # includes exact zeros and ties
-    ws = [[[draw(value) for _ in range(i)] for _ in range(o)] for i, o in zip(sizes[:-1], sizes[1:])]
+    value = st.floats(-3, 3, allow_nan=False).map(
+        lambda v: round(v, 2)
+    )  # includes exact zeros and ties
+    ws = [
+        [[draw(value) for _ in range(i)] for _ in range(o)]
+        for i, o in zip(sizes[:-1], sizes[1:])
+    ]
     bs = [[draw(value) for _ in range(o)] for o in sizes[1:]]
-    return ReLUNetwork(ws, bs, activation)
+    return FeedForwardNetwork(ws, bs, activation)
 
 
 def assert_linear_on(net, a, b, n=7, tol=1e-9):
@@ -45,39 +53,72 @@ def test_pieces_agree_with_dense_sampling(net, activation):
     # pieces tile (lo, hi) in order
     assert pieces[0].left == lo and pieces[-1].right == hi
     assert all(p.right == q.left for p, q in zip(pieces[:-1], pieces[1:]))
-    for p in pieces:  # the network is affine on each piece and equals the piece's map
+    for p in (
+        pieces
+    ):  # the network is affine on each piece and equals the piece's map
         a, b = float(p.left), float(p.right)
         xs = torch.linspace(a, b, 5, dtype=torch.float64)
         expected = float(p.slope[0]) * xs + float(p.intercept[0])
-        torch.testing.assert_close(net.f1d(xs).detach(), expected, atol=1e-8, rtol=1e-8)
-    for t in breakpoints_1d(net, lo, hi):  # each breakpoint is a real change of slope
-        h = 1e-4 * min([1.0] + [abs(t - s) for s in breakpoints_1d(net, lo, hi) if s != t])
-        ys = net.f1d(torch.tensor([t - h, t, t + h], dtype=torch.float64)).detach()
+        torch.testing.assert_close(
+            net.f1d(xs).detach(), expected, atol=1e-8, rtol=1e-8
+        )
+    for t in breakpoints_1d(
+        net, lo, hi
+    ):  # each breakpoint is a real change of slope
+        h = 1e-4 * min(
+            [1.0] + [abs(t - s) for s in breakpoints_1d(net, lo, hi) if s != t]
+        )
+        ys = net.f1d(
+            torch.tensor([t - h, t, t + h], dtype=torch.float64)
+        ).detach()
         left, right = (ys[1] - ys[0]) / h, (ys[2] - ys[1]) / h
         assert abs(left - right) > 1e-6 * (1 + abs(left))
-    edges = [lo] + breakpoints_1d(net, lo, hi) + [hi]  # between breakpoints, no hidden kink
+    edges = (
+        [lo] + breakpoints_1d(net, lo, hi) + [hi]
+    )  # between breakpoints, no hidden kink
     for a, b in zip(edges[:-1], edges[1:]):
         assert_linear_on(net, a, b)
 
 
 def test_cancelled_kinks_are_not_breakpoints():
     # ReLU(x) - ReLU(-x) = x and ReLU(x) + ReLU(x) - 2 ReLU(x) = 0 have no kinks
-    identity = ReLUNetwork([[[1.0], [-1.0]], [[1.0, -1.0]]], [[0.0, 0.0], [0.0]])
-    zero = ReLUNetwork([[[1.0], [1.0], [1.0]], [[1.0, 1.0, -2.0]]], [[0.0, 0.0, 0.0], [0.0]])
-    assert breakpoints_1d(identity, -5, 5) == [] and count_linear_pieces_1d(zero, -5, 5) == 1
+    identity = FeedForwardNetwork(
+        [[[1.0], [-1.0]], [[1.0, -1.0]]], [[0.0, 0.0], [0.0]]
+    )
+    zero = FeedForwardNetwork(
+        [[[1.0], [1.0], [1.0]], [[1.0, 1.0, -2.0]]], [[0.0, 0.0, 0.0], [0.0]]
+    )
+    assert (
+        breakpoints_1d(identity, -5, 5) == []
+        and count_linear_pieces_1d(zero, -5, 5) == 1
+    )
     # a kink hidden in layer 1 that layer 2 cancels exactly
-    net = ReLUNetwork([[[1.0]], [[1.0], [1.0]], [[1.0, -1.0]]], [[0.0], [0.0, 0.0], [0.0]])
+    net = FeedForwardNetwork(
+        [[[1.0]], [[1.0], [1.0]], [[1.0, -1.0]]], [[0.0], [0.0, 0.0], [0.0]]
+    )
     assert breakpoints_1d(net, -1, 1) == []
 
 
 def test_hand_derived_breakpoints():
-    abs_net = ReLUNetwork([[[1.0]], [[1.0]]], [[0.0], [0.0]], activation="abs")
+    abs_net = FeedForwardNetwork(
+        [[[1.0]], [[1.0]]], [[0.0], [0.0]], activation="abs"
+    )
     assert breakpoints_1d(abs_net, -1, 1) == [0.0]
     k = 5
-    wide = ReLUNetwork([torch.ones(k, 1), torch.ones(1, k)], [-torch.arange(k, dtype=torch.float64), torch.zeros(1)])
+    wide = FeedForwardNetwork(
+        [torch.ones(k, 1), torch.ones(1, k)],
+        [-torch.arange(k, dtype=torch.float64), torch.zeros(1)],
+    )
     assert breakpoints_1d(wide, -10, 10) == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert breakpoints_1d(wide, 0.5, 2.5) == [1.0, 2.0]  # only the points inside (lo, hi)
-    tanh_net = ReLUNetwork.random([1, 3, 1], activation="tanh", generator=torch.Generator().manual_seed(0))
+    assert breakpoints_1d(wide, 0.5, 2.5) == [
+        1.0,
+        2.0,
+    ]  # only the points inside (lo, hi)
+    tanh_net = FeedForwardNetwork.random(
+        [1, 3, 1],
+        activation="tanh",
+        generator=torch.Generator().manual_seed(0),
+    )
     assert breakpoints_1d(tanh_net, -1, 1) == []
     with pytest.raises(ValueError, match="smooth"):
         linear_pieces_1d(tanh_net, -1, 1)
@@ -88,7 +129,9 @@ def test_sawtooth_has_2_to_the_k_pieces(k):
     net = sawtooth_network(k)
     assert net.widths == [2] * k
     assert count_linear_pieces_1d(net, 0, 1) == 2**k
-    assert breakpoints_1d(net, 0, 1, exact=True) == [Fraction(j, 2**k) for j in range(1, 2**k)]
+    assert breakpoints_1d(net, 0, 1, exact=True) == [
+        Fraction(j, 2**k) for j in range(1, 2**k)
+    ]
 
 
 def test_sawtooth_values_are_the_iterated_tent_map():
@@ -103,22 +146,244 @@ def test_sawtooth_values_are_the_iterated_tent_map():
 @given(small_networks())
 def test_shallow_equivalent_equals_the_network(net):
     shallow = shallow_equivalent(net, -3, 3)
-    assert shallow.num_layers == 2 and shallow.widths == [count_linear_pieces_1d(net, -3, 3)]
+    assert shallow.num_layers == 2 and shallow.widths == [
+        count_linear_pieces_1d(net, -3, 3)
+    ]
     xs = torch.linspace(-3, 3, 301, dtype=torch.float64)
-    torch.testing.assert_close(shallow.f1d(xs), net.f1d(xs), atol=1e-8, rtol=1e-8)
+    torch.testing.assert_close(
+        shallow.f1d(xs), net.f1d(xs), atol=1e-8, rtol=1e-8
+    )
 
 
-def test_bad_inputs():
-    net2d = ReLUNetwork.random([2, 3, 1], generator=torch.Generator().manual_seed(0))
-    with pytest.raises(ValueError, match=r"need a network R -> R, got R\^2 -> R\^1"):
-        breakpoints_1d(net2d, 0, 1)
-    with pytest.raises(ValueError, match="need lo < hi"):
-        breakpoints_1d(sawtooth_network(1), 1, 0)
-    with pytest.raises(ValueError, match="positive integer"):
-        sawtooth_network(0)
+def test_counting_24_fold_layers_is_quick():
+    start = time.perf_counter()
+    assert count_identified_regions([abs_fold_layer(1)] * 24) == 2**24
+    assert count_identified_regions([abs_fold_layer(3)] * 24) == 2 ** (24 * 3)
+    assert time.perf_counter() - start < 2.0  # no 2^24-piece enumeration
 
 
-# --- identified regions (seed 004 §3) ------------------------------------------------------
+def test_grouped_count_equals_the_enumeration():
+    """The image-interval count against listing the pieces one by one."""
+    chains = [
+        [(3.0, -1.0), (2.0, -1.0), (-1.5, 1.2)],
+        [(2.5, -0.7), (1.7, -0.2), (3.1, -1.4), (2.0, -1.0)],
+        [(2.0, -1.0)] * 6,
+        [(4.0, -2.0), (0.5, 0.0)],
+    ]
+    for chain in chains:
+        listed = identified_intervals_1d(chain)
+        assert count_identified_regions(chain) == len(listed)
+        assert len(fold_pieces_1d(chain)) >= len(listed)
+
+
+NET2D = FeedForwardNetwork.random(
+    [2, 3, 1], generator=torch.Generator().manual_seed(0)
+)
+SAW = sawtooth_network(1)
+BAD_INPUTS = [
+    (
+        "network R^2 -> R",
+        lambda: breakpoints_1d(NET2D, 0, 1),
+        ValueError,
+        "need a network R -> R, got R^2 -> R^1",
+    ),
+    (
+        "not a network",
+        lambda: linear_pieces_1d(lambda x: x, 0, 1),
+        TypeError,
+        "net must be a FeedForwardNetwork, got function",
+    ),
+    (
+        "lo > hi",
+        lambda: breakpoints_1d(SAW, 1, 0),
+        ValueError,
+        "need lo < hi, got lo=1, hi=0",
+    ),
+    (
+        "lo = hi",
+        lambda: count_linear_pieces_1d(SAW, 0.5, 0.5),
+        ValueError,
+        "need lo < hi",
+    ),
+    (
+        "NaN lo",
+        lambda: breakpoints_1d(SAW, float("nan"), 1),
+        ValueError,
+        "lo must be a finite number in (-inf, inf), got nan",
+    ),
+    (
+        "infinite hi",
+        lambda: linear_pieces_1d(SAW, 0, float("inf")),
+        ValueError,
+        "hi must be a finite number in (-inf, inf), got inf",
+    ),
+    (
+        "bool hi",
+        lambda: linear_pieces_1d(SAW, 0, True),
+        TypeError,
+        "hi must be a real number, got True (bool)",
+    ),
+    (
+        "exact positional",
+        lambda: breakpoints_1d(SAW, 0, 1, True),
+        TypeError,
+        "positional argument",
+    ),
+    (
+        "exact not a bool",
+        lambda: breakpoints_1d(SAW, 0, 1, exact="yes"),
+        TypeError,
+        "exact must be a bool, got 'yes'",
+    ),
+    (
+        "tanh has no pieces",
+        lambda: linear_pieces_1d(
+            FeedForwardNetwork.random([1, 2, 1], activation="tanh"), 0, 1
+        ),
+        ValueError,
+        "a tanh network is smooth",
+    ),
+    (
+        "sawtooth of 0 layers",
+        lambda: sawtooth_network(0),
+        ValueError,
+        "k (the number of hidden layers) must be an int >= 1, got 0",
+    ),
+    (
+        "sawtooth of 2.0 layers",
+        lambda: sawtooth_network(2.0),
+        TypeError,
+        "k (the number of hidden layers) must be an int >= 1, got 2.0",
+    ),
+    (
+        "sawtooth of True layers",
+        lambda: sawtooth_network(True),
+        TypeError,
+        "got True (bool)",
+    ),
+    (
+        "too many pieces",
+        lambda: count_linear_pieces_1d(sawtooth_network(19), 0, 1),
+        ValueError,
+        "more than MAX_PIECES = 4096 linear pieces",
+    ),
+    (
+        "sawtooth of 10^9 layers",
+        lambda: sawtooth_network(10**9),
+        ValueError,
+        "must be <= 1000, got 1000000000: float64 cannot resolve",
+    ),
+    (
+        "fold layer of d = 10^5",
+        lambda: abs_fold_layer(10**5),
+        ValueError,
+        "abs_fold_layer(100000) W would have 10000000000 entries",
+    ),
+    (
+        "fold layer of d = 0",
+        lambda: abs_fold_layer(0),
+        ValueError,
+        "d must be an int >= 1, got 0",
+    ),
+    (
+        "fold layer of d = 1.5",
+        lambda: abs_fold_layer(1.5),
+        TypeError,
+        "d must be an int >= 1, got 1.5 (float)",
+    ),
+    (
+        "mixing W",
+        lambda: count_identified_regions(
+            [(torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.zeros(2))]
+        ),
+        ValueError,
+        "at most one nonzero entry in each row and column",
+    ),
+    (
+        "W not square",
+        lambda: count_identified_regions([(torch.ones(2, 3), torch.zeros(2))]),
+        ValueError,
+        "layer 1: need a square W (d, d) and b (d,), got W (2, 3)",
+    ),
+    (
+        "d changes",
+        lambda: count_identified_regions(
+            [abs_fold_layer(2), abs_fold_layer(3)]
+        ),
+        ValueError,
+        "layer 2: W is (3, 3) but the first layer works in d = 2",
+    ),
+    (
+        "layer not a pair",
+        lambda: count_identified_regions([3.0]),
+        ValueError,
+        "layer 1 must be a pair (W, b), got float",
+    ),
+    (
+        "no layers",
+        lambda: count_identified_regions([]),
+        ValueError,
+        "need at least one layer (W, b)",
+    ),
+    (
+        "layers not a list",
+        lambda: count_identified_regions(3),
+        TypeError,
+        "layers must be a list of pairs (W, b), got int",
+    ),
+    (
+        "NaN in W",
+        lambda: count_identified_regions([(float("nan"), 0.0)]),
+        ValueError,
+        "layer 1: W must be finite",
+    ),
+    (
+        "bool W",
+        lambda: count_identified_regions([(True, 0.0)]),
+        TypeError,
+        "layer 1: W must hold real numbers, got torch.bool",
+    ),
+    (
+        "box lo > hi",
+        lambda: count_identified_regions([(2.0, -1.0)], 1, 0),
+        ValueError,
+        "need lo < hi, got lo=1, hi=0",
+    ),
+    (
+        "chain entry not a pair",
+        lambda: fold_pieces_1d([(2.0,)]),
+        ValueError,
+        "chain[0] must be a pair (w, b), got (2.0,)",
+    ),
+    (
+        "chain NaN",
+        lambda: identified_intervals_1d([(2.0, float("nan"))]),
+        ValueError,
+        "chain[0][1] must be a finite number",
+    ),
+    (
+        "too many to list",
+        lambda: identified_boxes([abs_fold_layer(2)] * 9),
+        ValueError,
+        "there are 262144 identified regions, more than "
+        "MAX_LISTED_REGIONS = 65536 to list",
+    ),
+    (
+        "too many pieces to list",
+        lambda: fold_pieces_1d([(2.0, -1.0)] * 19),
+        ValueError,
+        "fold layer 13: more than MAX_PIECES = 4096",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    start = time.perf_counter()
+    refused(*bad_input)
+    assert time.perf_counter() - start < 10  # refused, not after hours
+
+
+# --- identified regions (seed 004 §3) ---------------------------------
 
 
 @pytest.mark.parametrize("L", [1, 2, 3, 4])
@@ -160,9 +425,16 @@ def test_identified_intervals_map_onto_the_box():
         ys = xs
         for w, c in chain:
             ys = (w * ys + c).abs()
-        assert torch.isclose(ys[[0, -1]].sort().values, torch.tensor([0.0, 1.0], dtype=torch.float64)).all()
-        assert (ys.diff() > 0).all() or (ys.diff() < 0).all()  # monotone: a bijection onto (0, 1)
-    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(intervals[:-1], intervals[1:]))  # disjoint
+        assert torch.isclose(
+            ys[[0, -1]].sort().values,
+            torch.tensor([0.0, 1.0], dtype=torch.float64),
+        ).all()
+        assert (ys.diff() > 0).all() or (
+            ys.diff() < 0
+        ).all()  # monotone: a bijection onto (0, 1)
+    assert all(
+        b1 <= a2 for (_, b1), (a2, _) in zip(intervals[:-1], intervals[1:])
+    )  # disjoint
 
 
 def test_multi_d_products_and_permutations():
@@ -170,30 +442,26 @@ def test_multi_d_products_and_permutations():
     assert count_identified_regions([diag]) == 4
     swap = (torch.tensor([[0.0, 2.0], [3.0, 0.0]]), torch.tensor([-1.0, -1.0]))
     # coordinate 0 gets folded by 3 then by 2 (via the swap), coordinate 1 by 2 then by 3
-    assert count_identified_regions([swap, swap]) == count_identified_regions([(2, -1), (3, -1)]) ** 2 == 16
-
-
-def test_unsupported_layers_are_refused():
-    mixing = (torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.zeros(2))
-    with pytest.raises(ValueError, match="at most one nonzero entry in each row and column"):
-        count_identified_regions([mixing])
-    with pytest.raises(ValueError, match=r"square W \(d, d\)"):
-        count_identified_regions([(torch.ones(2, 3), torch.zeros(2))])
-    with pytest.raises(ValueError, match="first layer works in d = 2"):
-        count_identified_regions([abs_fold_layer(2), abs_fold_layer(3)])
-    with pytest.raises(ValueError, match="pair"):
-        count_identified_regions([3.0])
-    with pytest.raises(ValueError, match="at least one layer"):
-        count_identified_regions([])
+    assert (
+        count_identified_regions([swap, swap])
+        == count_identified_regions([(2, -1), (3, -1)]) ** 2
+        == 16
+    )
 
 
 def test_identified_boxes_list_the_counted_regions():
-    from hwlib.regions import identified_boxes
-
-    for layers in ([abs_fold_layer(2)] * 2, [(torch.diag(torch.tensor([3.0, 2.0])), torch.tensor([-1.0, -1.0]))]):
+    for layers in (
+        [abs_fold_layer(2)] * 2,
+        [(torch.diag(torch.tensor([3.0, 2.0])), torch.tensor([-1.0, -1.0]))],
+    ):
         boxes = identified_boxes(layers)
         assert len(boxes) == count_identified_regions(layers)
         volume = sum((b[0][1] - b[0][0]) * (b[1][1] - b[1][0]) for b in boxes)
         assert 0 < volume <= 1  # disjoint boxes inside the unit square
     assert identified_boxes([(torch.zeros(2, 2), torch.zeros(2))]) == []
-    assert count_identified_regions([(torch.diag(torch.tensor([2.0, 0.0])), torch.zeros(2))]) == 0
+    assert (
+        count_identified_regions(
+            [(torch.diag(torch.tensor([2.0, 0.0])), torch.zeros(2))]
+        )
+        == 0
+    )

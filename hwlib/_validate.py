@@ -1,0 +1,148 @@
+"""Argument checks shared by the modules: each error names the argument,
+the value it got and what it expects (TypeError for a wrong kind of value,
+ValueError for a value out of range)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from torch import Tensor
+
+_NUMERIC = {
+    torch.bool,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.complex64,
+    torch.complex128,
+}
+
+
+MAX_ELEMENTS = 2**28
+"""The largest tensor (entries) a constructor agrees to allocate."""
+
+
+def allocation(what: str, numel: int) -> None:
+    """Refuse at once a tensor of more than MAX_ELEMENTS entries."""
+    if numel > MAX_ELEMENTS:
+        raise ValueError(
+            f"{what} would have {numel} entries, more than hwlib's limit "
+            f"MAX_ELEMENTS = {MAX_ELEMENTS}; use smaller sizes"
+        )
+
+
+def integer(name: str, value, *, minimum: int = 1) -> int:
+    """An int (not a bool, not a float such as 2.0) that is >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an int >= {minimum}, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def real(
+    name: str,
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number (not a bool) in the interval given by low/high.
+
+    low_open / high_open exclude the end, e.g. low=0, low_open=True: x > 0.
+    """
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    value = float(value)
+    too_low = low is not None and (value < low or (low_open and value == low))
+    too_high = high is not None and (
+        value > high or (high_open and value == high)
+    )
+    if not math.isfinite(value) or too_low or too_high:
+        left = "-inf" if low is None else low
+        right = "inf" if high is None else high
+        interval = (
+            f"{'(' if low_open or low is None else '['}{left}, "
+            f"{right}{')' if high_open or high is None else ']'}"
+        )
+        raise ValueError(
+            f"{name} must be a finite number in {interval}, got {value!r}"
+        )
+    return value
+
+
+def real_tensor(name: str, value, *, dtype=None) -> Tensor:
+    """A tensor of finite real numbers (bools and complex refused).
+
+    Nested lists and arrays are converted; with `dtype` the result has it.
+    """
+    try:
+        # numpy keeps Python floats as float64 and bools as bool
+        t = (
+            value
+            if isinstance(value, Tensor)
+            else torch.as_tensor(np.asarray(value))
+        )
+    except (TypeError, ValueError, RuntimeError):
+        t = None
+    if t is None or t.dtype not in _NUMERIC:
+        raise TypeError(
+            f"{name} must be a tensor of numbers, got {type(value).__name__}"
+        )
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+    t = t if dtype is None else t.to(dtype)
+    if t.is_floating_point() and not bool(t.isfinite().all()):
+        bad = (~t.isfinite()).sum().item()
+        raise ValueError(
+            f"{name} must be finite, got {bad} NaN/inf entries "
+            f"(shape {tuple(t.shape)})"
+        )
+    return t
+
+
+def generator(value, device) -> torch.Generator | None:
+    """None, or a torch.Generator on the device of the tensors it draws."""
+    if value is None:
+        return None
+    if not isinstance(value, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got "
+            f"{type(value).__name__}"
+        )
+    want = torch.device(device if device is not None else "cpu")
+    if value.device.type != want.type:
+        raise ValueError(
+            f"generator is on {value.device} but draws tensors on {want}: "
+            f"use torch.Generator(device={str(want)!r})"
+        )
+    return value
+
+
+def floating_dtype(name: str, value) -> torch.dtype:
+    """A floating torch.dtype such as torch.float64."""
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(
+            f"{name} must be a floating torch.dtype (e.g. torch.float64), "
+            f"got {value!r}"
+        )
+    return value
