@@ -2,13 +2,18 @@
 
 Run after `make book` (make test-browser). Needs Debian's chromium and chromium-driver
 (/usr/bin/chromium, /usr/bin/chromedriver); .ci/run installs them. The browser has no network, so
-the test also proves that math and widgets render from the book's own static files. A screenshot
-of each page, in the light and the dark theme, is saved under _build/screenshots/.
+the test also proves that math, widgets and the plotly explorers render from the book's own static
+files. A screenshot of each page, in the light and the dark theme, is saved under _build/screenshots/,
+and one per feature: answer-folded.png / answer-open.png (one answer opened by its reader),
+answers-all-shown.png (the "Show all answers" switch), explorer-<name>-before.png / -after.png
+(each explorer before and after its slider moved).
 """
+
 from __future__ import annotations
 
 import functools
 import http.server
+import os
 import re
 import shutil
 import threading
@@ -20,9 +25,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# Debian's packages by default; $CHROMIUM and $CHROMEDRIVER name others (GitHub's runner: Chrome)
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 SKIP_DIRS = {"_static", "_sources", "_images"}
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html") if not SKIP_DIRS & set(p.relative_to(HTML).parts)) if HTML.exists() else []
+PAGES = (
+    sorted(
+        p.relative_to(HTML).as_posix()
+        for p in HTML.rglob("*.html")
+        if not SKIP_DIRS & set(p.relative_to(HTML).parts)
+    )
+    if HTML.exists()
+    else []
+)
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +46,9 @@ pytestmark = pytest.mark.browser
 def server():
     if not PAGES:
         pytest.fail("no built book: run `make book` first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(HTML)
+    )
     handler.log_message = lambda *args: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -43,12 +60,22 @@ def server():
 def browser(tmp_path_factory):
     webdriver = pytest.importorskip("selenium.webdriver")
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail("Chromium is missing: apt-get install chromium chromium-driver")
+        pytest.fail(
+            "Chromium is missing: apt-get install chromium chromium-driver"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,1600",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(flag)
     from selenium.webdriver.chrome.service import Service
 
@@ -83,12 +110,18 @@ const luminance = (rgb) => {
   const [r, g, b] = rgb.match(/[\\d.]+/g).slice(0, 3).map(v => { v = v / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 };
-const background = (el) => {
+const background = (el) => {  // what is drawn behind el: translucent layers blended down
+  const layers = [];
   for (; el; el = el.parentElement) {
     const c = getComputedStyle(el).backgroundColor;
-    if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
+    const v = (c || '').match(/[\\d.]+/g);
+    if (!v || (v.length > 3 && Number(v[3]) === 0)) continue;
+    layers.push(v.map(Number).concat(v.length > 3 ? [] : [1]));
+    if (layers[layers.length - 1][3] === 1) break;
   }
-  return 'rgb(255, 255, 255)';
+  let rgb = [255, 255, 255];
+  for (const [r, g, b, a] of layers.reverse()) rgb = [r, g, b].map((x, i) => a * x + (1 - a) * rgb[i]);
+  return `rgb(${rgb.join(', ')})`;
 };
 const contrast = (el) => {
   const a = luminance(getComputedStyle(el).color), b = luminance(background(el));
@@ -120,9 +153,15 @@ def check_internal_link(page: str, href: str) -> str | None:
         target = target / "index.html"
     if not target.exists():
         return f"{href}: no file {target.relative_to(HTML)}"
-    if url.fragment and target.suffix == ".html":
-        if not re.search(rf'id="{re.escape(unquote(url.fragment))}"', target.read_text(errors="replace")):
-            return f"{href}: no anchor #{url.fragment} in {target.relative_to(HTML)}"
+    anchor = rf'id="{re.escape(unquote(url.fragment))}"'
+    if (
+        url.fragment
+        and target.suffix == ".html"
+        and not re.search(anchor, target.read_text(errors="replace"))
+    ):
+        return (
+            f"{href}: no anchor #{url.fragment} in {target.relative_to(HTML)}"
+        )
     return None
 
 
@@ -133,26 +172,216 @@ def test_page_renders_completely(page, server, browser):
     report = browser.execute_script(PAGE_REPORT)
     name = page.replace("/", "_").removesuffix(".html")
     browser.save_screenshot(str(SHOTS / f"{name}.png"))
-    browser.execute_script("document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark';")
+    browser.execute_script(
+        "document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark';"
+    )
     dark = browser.execute_script(PAGE_REPORT)
     browser.save_screenshot(str(SHOTS / f"{name}-dark.png"))
 
-    assert report["errors"] == 0 and not report["traceback"], "an output shows an error or a traceback"
-    assert not report["brokenImages"], f"images that did not load: {report['brokenImages']}"
+    assert report["errors"] == 0 and not report["traceback"], (
+        "an output shows an error or a traceback"
+    )
+    assert not report["brokenImages"], (
+        f"images that did not load: {report['brokenImages']}"
+    )
     assert not report["mathRaw"], f"math left as raw TeX: {report['mathRaw']}"
-    assert not report["rawTex"], f"TeX left in the page text: {report['rawTex']}"
+    assert not report["rawTex"], (
+        f"TeX left in the page text: {report['rawTex']}"
+    )
     assert report["widgetsRendered"] >= report["widgetViews"], (
-        f"{report['widgetViews']} widget outputs but {report['widgetsRendered']} rendered views")
-    shown = urlparse(browser.current_url).path.lstrip("/")  # index.html redirects to the intro page
-    broken = [msg for href in set(report["links"]) if (msg := check_internal_link(shown, href))]
+        f"{report['widgetViews']} widget outputs but {report['widgetsRendered']} rendered views"
+    )
+    shown = urlparse(browser.current_url).path.lstrip(
+        "/"
+    )  # index.html redirects to the intro page
+    broken = [
+        msg
+        for href in set(report["links"])
+        if (msg := check_internal_link(shown, href))
+    ]
     assert not broken, f"broken internal links: {broken}"
-    assert not report["lowContrast"], f"text with low contrast (light theme): {report['lowContrast']}"
-    assert not dark["lowContrast"], f"text with low contrast (dark theme): {dark['lowContrast']}"
+    assert not report["lowContrast"], (
+        f"text with low contrast (light theme): {report['lowContrast']}"
+    )
+    assert not dark["lowContrast"], (
+        f"text with low contrast (dark theme): {dark['lowContrast']}"
+    )
 
 
 def test_pages_with_math_and_widgets_exist():
     """Guards the test above against passing vacuously: the book has math and widgets to check."""
     text = {p: (HTML / p).read_text() for p in PAGES}
     assert any('class="math' in t for t in text.values())
-    assert sum("application/vnd.jupyter.widget-view+json" in t for t in text.values()) >= 2
+    assert (
+        sum(
+            "application/vnd.jupyter.widget-view+json" in t
+            for t in text.values()
+        )
+        >= 2
+    )
     assert len(PAGES) >= 10
+
+
+# ------------------------------------------------------------------ try first: folded answers
+
+ANSWERS = """
+return [...document.querySelectorAll('.solution.toggle')].map(a => ({
+  id: a.id,
+  folded: a.classList.contains('toggle-hidden'),
+  // what the reader sees of the answer: its body, not its title
+  shown: [...a.children].filter(c => !c.classList.contains('admonition-title'))
+                        .map(c => c.offsetHeight > 0 ? c.innerText : '').join(' ').trim(),
+}));
+"""
+ANSWER_PAGE = "chapters/approximation.html"
+
+
+def load(browser, url):
+    browser.get(url)
+    browser.execute_async_script(WAIT_FOR_RENDERING)
+
+
+def test_an_answer_is_folded_until_its_reader_opens_it(server, browser):
+    load(browser, server + ANSWER_PAGE)
+    answers = browser.execute_script(ANSWERS)
+    assert len(answers) >= 5 and all(
+        a["folded"] and not a["shown"] for a in answers
+    ), f"answers on {ANSWER_PAGE} are not all folded: {answers}"
+    first = browser.find_element("css selector", ".solution.toggle")
+    title = first.find_element("css selector", ".admonition-title")
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'start'});", first
+    )
+    assert "Show answer" in (
+        title.find_element("css selector", "button").get_attribute(
+            "data-toggle-hint"
+        )
+        or ""
+    )
+    browser.save_screenshot(str(SHOTS / "answer-folded.png"))
+    title.click()
+    opened = browser.execute_script(ANSWERS)[0]
+    browser.save_screenshot(str(SHOTS / "answer-open.png"))
+    assert not opened["folded"] and len(opened["shown"]) > 40, (
+        f"the answer did not open: {opened}"
+    )
+    assert all(a["folded"] for a in browser.execute_script(ANSWERS)[1:]), (
+        "one click opened more than one answer"
+    )
+
+
+def test_show_all_answers_opens_every_answer(server, browser):
+    load(browser, server + ANSWER_PAGE)
+    button = browser.find_element("css selector", "button.show-all-answers")
+    assert button.text == "Show all answers"
+    browser.execute_script("window.scrollTo(0, 0);")
+    button.click()
+    answers = browser.execute_script(ANSWERS)
+    assert all(not a["folded"] and a["shown"] for a in answers), [
+        a["id"] for a in answers if a["folded"]
+    ]
+    assert button.text == "Hide all answers"
+    browser.save_screenshot(str(SHOTS / "answers-all-shown.png"))
+    button.click()
+    assert all(a["folded"] for a in browser.execute_script(ANSWERS))
+    # the same switch as a link: ?answers=show
+    load(browser, server + ANSWER_PAGE + "?answers=show")
+    assert all(not a["folded"] for a in browser.execute_script(ANSWERS))
+
+
+def test_answers_are_folded_in_every_chapter_and_the_results_page_stays_open():
+    text = {p: (HTML / p).read_text() for p in PAGES}
+    folded = {p for p, t in text.items() if 'class="solution dropdown' in t}
+    chapters = {p for p in PAGES if p.startswith("chapters/")}
+    assert folded, "no folded answers in the book"
+    assert folded <= chapters and "results.html" not in folded
+    missing = sorted(chapters - folded)
+    assert not missing, f"chapters without folded answers: {missing}"
+
+
+# ------------------------------------------------------------------ explorers without a kernel
+
+EXPLORERS = {  # name: page with exactly one plotly explorer (hwlib.explorers)
+    "weights": "chapters/approximation.html",
+    "conv": "chapters/conv_matrix.html",
+    "fold": "chapters/depth_folding.html",
+}
+WAIT_FOR_PLOTS = """
+const done = arguments[arguments.length - 1];
+const start = Date.now();
+(function poll() {
+  const wanted = document.querySelectorAll('div[id^="hwlib-"]').length;
+  const drawn = document.querySelectorAll('div[id^="hwlib-"].js-plotly-plot .main-svg').length;
+  if ((wanted && drawn >= wanted) || Date.now() - start > 20000) { done([wanted, drawn]); }
+  else { setTimeout(poll, 200); }
+})();
+"""
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_explorer_slider_changes_the_picture_without_a_kernel(
+    name, server, browser
+):
+    from selenium.webdriver import ActionChains
+
+    load(browser, server + EXPLORERS[name])
+    wanted, drawn = browser.execute_async_script(WAIT_FOR_PLOTS)
+    assert wanted == 1 and drawn >= 1, (
+        f"{wanted} explorers on the page, {drawn} drawn"
+    )
+    plot = browser.find_element("css selector", 'div[id^="hwlib-"]')
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'});", plot
+    )
+
+    def picture():  # the plotting area (traces, heatmaps) and the slider's value
+        return browser.execute_script(
+            "const gd = arguments[0];"
+            "return [gd.querySelector('.cartesianlayer').innerHTML,"
+            "        gd.querySelector('.slider-group > .slider-label').textContent];",
+            plot,
+        )
+
+    before, before_value = picture()
+    plot.screenshot(str(SHOTS / f"explorer-{name}-before.png"))
+    rail = plot.find_element("css selector", ".slider-rail-touch-rect")
+    # click three quarters along the slider's rail, as a reader would
+    ActionChains(browser).move_to_element_with_offset(
+        rail, rail.size["width"] // 4, 0
+    ).click().perform()
+    browser.execute_script("return new Promise(r => setTimeout(r, 500));")
+    after, after_value = picture()
+    plot.screenshot(str(SHOTS / f"explorer-{name}-after.png"))
+    assert after_value != before_value, (
+        f"the slider stayed at {before_value!r}"
+    )
+    assert after != before, (
+        f"the slider moved to {after_value!r} but the picture did not change"
+    )
+
+
+# ------------------------------------------------------------------ code that fits the column
+
+WIDE_CODE = """
+document.querySelectorAll('details').forEach(d => d.open = true);      // hidden cells too
+document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+return [...document.querySelectorAll('article div.highlight pre')]
+  .filter(pre => !pre.closest('.cell_output'))          // code, not what it prints
+  .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+  .map(pre => [pre.innerText.split('\\n').find(l => l.trim()) || '', pre.scrollWidth, pre.clientWidth]);
+"""
+
+
+def test_no_code_cell_scrolls_sideways(server, browser):
+    """Every page, all answers and hidden cells open, at the browser's 1280 px width."""
+    offenders = []
+    for page in PAGES:
+        load(browser, server + page)
+        for first_line, wide, shown in browser.execute_script(WIDE_CODE):
+            offenders.append(
+                f"{page}: {first_line[:70]!r} ({wide} px in {shown} px)"
+            )
+    assert not offenders, (
+        f"{len(offenders)} code blocks scroll sideways:\n"
+        + "\n".join(offenders)
+    )

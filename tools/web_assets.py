@@ -1,5 +1,6 @@
 """Fetch the book's JavaScript (MathJax 3, RequireJS, the ipywidgets HTML manager) into _vendor/,
-so that the built HTML renders math and widgets with no network.
+so that the built HTML renders math and widgets with no network; copy plotly.js there from the
+installed plotly package (the explorers of hwlib.explorers load it from _static/plotly/).
 
 _vendor/ is an extra Sphinx static path (its files land in _build/html/_static/). It is not
 _static/ on purpose: Jupyter Book adds every .js file under _static/ to every page.
@@ -8,6 +9,7 @@ Run by `make book` before the build. The packages come from the npm registry (`n
 they cannot be fetched (no npm, no registry), each expected file is written as a small shim that
 loads the same file from a public CDN instead, so the book still works online.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -24,29 +26,58 @@ VENDOR = ROOT / "_vendor"
 # Only what the pages load is kept (MathJax's TeX-to-HTML component and its fonts, the AMD build of
 # the widget manager with its fonts, RequireJS): a few MB instead of tens.
 KEEP = {
-    "mathjax": ("tex-chtml.js", "output/chtml/fonts/woff-v2/", "input/tex/extensions/"),
+    "mathjax": (
+        "tex-chtml.js",
+        "output/chtml/fonts/woff-v2/",
+        "input/tex/extensions/",
+    ),
     "requirejs": ("require.js",),
     "html-manager": ("embed-amd.js", ".woff", ".woff2"),
 }
 PACKAGES = {
-    "mathjax@3.2.2": ("package/es5", "mathjax", "tex-chtml.js",
-                      "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"),
-    "requirejs@2.3.8": ("package", "requirejs", "require.js",
-                        "https://cdn.jsdelivr.net/npm/requirejs@2.3.8/require.js"),
-    "@jupyter-widgets/html-manager@1.0.15": ("package/dist", "html-manager", "embed-amd.js",
-                                              "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.15/dist/embed-amd.js"),
+    "mathjax@3.2.2": (
+        "package/es5",
+        "mathjax",
+        "tex-chtml.js",
+        "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js",
+    ),
+    "requirejs@2.3.8": (
+        "package",
+        "requirejs",
+        "require.js",
+        "https://cdn.jsdelivr.net/npm/requirejs@2.3.8/require.js",
+    ),
+    "@jupyter-widgets/html-manager@1.0.15": (
+        "package/dist",
+        "html-manager",
+        "embed-amd.js",
+        "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.15/dist/embed-amd.js",
+    ),
 }
 STAMP = VENDOR / ".complete"
 
 
 def fetch(spec: str, inner: str, target: Path, workdir: Path) -> None:
-    result = subprocess.run(["npm", "pack", spec, "--silent", "--pack-destination", str(workdir)],
-                            capture_output=True, text=True, timeout=300, check=True)
+    result = subprocess.run(
+        ["npm", "pack", spec, "--silent", "--pack-destination", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     tarball = workdir / result.stdout.strip().splitlines()[-1]
     with tarfile.open(tarball) as tar:
         keep = KEEP[target.name]
-        members = [m for m in tar.getmembers() if m.name.startswith(inner + "/") and m.isfile()
-                   and any(m.name[len(inner) + 1:].startswith(k) or m.name.endswith(k) for k in keep)]
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.name.startswith(inner + "/")
+            and m.isfile()
+            and any(
+                m.name[len(inner) + 1 :].startswith(k) or m.name.endswith(k)
+                for k in keep
+            )
+        ]
         tar.extractall(workdir / target.name, members=members, filter="data")
     if target.exists():
         shutil.rmtree(target)
@@ -55,10 +86,28 @@ def fetch(spec: str, inner: str, target: Path, workdir: Path) -> None:
 
 def write_shim(target: Path, entry: str, url: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    (target / entry).write_text(f'document.write(\'<script src="{url}"></script>\');\n')
+    (target / entry).write_text(
+        f"document.write('<script src=\"{url}\"></script>');\n"
+    )
+
+
+def copy_plotly() -> None:
+    """plotly.js, the same version that the installed plotly writes figures for."""
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    target = VENDOR / "plotly" / "plotly.min.js"
+    if not (
+        target.exists()
+        and target.stat().st_size == source.stat().st_size
+        and target.read_bytes() == source.read_bytes()
+    ):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
 
 def main() -> int:
+    copy_plotly()
     if STAMP.exists() and STAMP.read_text() == repr(sorted(PACKAGES)):
         return 0  # already fetched
     VENDOR.mkdir(parents=True, exist_ok=True)
@@ -67,13 +116,21 @@ def main() -> int:
         for spec, (inner, folder, entry, url) in PACKAGES.items():
             try:
                 fetch(spec, inner, VENDOR / folder, Path(tmp))
-            except (OSError, subprocess.SubprocessError, tarfile.TarError) as err:
-                print(f"web_assets: could not fetch {spec} ({type(err).__name__}); the book will load it from {url}")
+            except (
+                OSError,
+                subprocess.SubprocessError,
+                tarfile.TarError,
+            ) as err:
+                print(
+                    f"web_assets: could not fetch {spec} ({type(err).__name__}); the book will load it from {url}"
+                )
                 write_shim(VENDOR / folder, entry, url)
                 offline.append(spec)
     if not offline:
         STAMP.write_text(repr(sorted(PACKAGES)))
-    print(f"web_assets: {len(PACKAGES) - len(offline)} of {len(PACKAGES)} packages served from _vendor")
+    print(
+        f"web_assets: {len(PACKAGES) - len(offline)} of {len(PACKAGES)} packages served from _vendor"
+    )
     return 0
 
 

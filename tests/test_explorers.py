@@ -1,0 +1,214 @@
+"""The explorers' precomputed frames against independent computations.
+
+Each frame of a slider is what the HTML reader sees at that slider position,
+so each is checked: the Q5 network against its closed form, the convolution
+matrix and windows against torch's conv2d (one-hot inputs and autograd), the
+folded map against direct iteration of |2x - 1|.
+"""
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hwlib import explorers
+from hwlib.explorers import (
+    WEIGHT_KEYFRAMES,
+    conv_explorer,
+    fold_explorer,
+    show,
+    weight_explorer,
+)
+
+
+def check_slider(fig: go.Figure) -> None:
+    """One slider step per frame, each animating to its own frame."""
+    (slider,) = fig.layout.sliders
+    assert [list(s.args[0]) for s in slider.steps] == [
+        [f.name] for f in fig.frames
+    ]
+    assert len({f.name for f in fig.frames}) == len(fig.frames)
+    # the figure starts on the first frame
+    for shown, first in zip(fig.data, fig.frames[0].data):
+        assert shown.to_plotly_json() == first.to_plotly_json()
+
+
+# ---------------------------------------------------------------- Q5 weights
+
+
+def test_weight_explorer_frames_follow_the_loop_and_the_closed_form():
+    steps = 4
+    fig = weight_explorer(steps_per_leg=steps)
+    check_slider(fig)
+    keys = np.array(WEIGHT_KEYFRAMES)
+    expected = [
+        (1 - s / steps) * a + s / steps * b
+        for a, b in zip(keys, np.roll(keys, -1, axis=0))
+        for s in range(steps)
+    ]
+    assert len(fig.frames) == len(expected) == 4 * steps
+    for frame, w in zip(fig.frames, expected):
+        graph, kinks = frame.data
+        np.testing.assert_allclose(graph.customdata[0], w, atol=1e-12)
+        w11, w12, w21, w22 = w
+        x = np.array(graph.x)
+        y = w21 * np.maximum(w11 * x, 0) + w22 * np.maximum(w12 * x, 0)
+        np.testing.assert_allclose(graph.y, y, atol=1e-12)
+        # slopes right and left of 0: a kink exactly when they differ
+        right = w21 * w11 * (w11 > 0) + w22 * w12 * (w12 > 0)
+        left = w21 * w11 * (w11 < 0) + w22 * w12 * (w12 < 0)
+        has_kink = abs(right - left) > 1e-12
+        assert list(kinks.x) == ([0.0] if has_kink else [])
+        title = frame.layout.title.text
+        shape = (
+            "linear"
+            if not has_kink
+            else "convex"
+            if right > left
+            else "concave"
+        )
+        assert title.endswith(shape), (w, title)
+        assert "neither" not in title
+
+
+def test_weight_explorer_visits_every_keyframe():
+    fig = weight_explorer(steps_per_leg=3)
+    starts = [f.data[0].customdata[0] for f in fig.frames[::3]]
+    np.testing.assert_allclose(starts, WEIGHT_KEYFRAMES)
+
+
+def test_weight_explorer_refuses_an_empty_leg():
+    with pytest.raises(ValueError, match="steps_per_leg"):
+        weight_explorer(steps_per_leg=0)
+
+
+# ---------------------------------------------------------- conv matrix
+
+
+def torch_matrix(kernel, size, stride, padding):
+    """Column c of A is conv2d of the c-th one-hot image."""
+    eye = torch.eye(size * size, dtype=torch.float64)
+    images = eye.reshape(-1, 1, size, size)
+    out = F.conv2d(images, kernel[None, None], stride=stride, padding=padding)
+    return out.flatten(1).T
+
+
+@pytest.mark.parametrize(
+    "k, size, stride, padding",
+    [(3, 5, 1, 1), (3, 5, 2, 1), (2, 4, 2, 0), (3, 3, 2, 1)],
+)
+def test_conv_explorer_rows_and_windows_match_torch(k, size, stride, padding):
+    fig = conv_explorer(k, size, stride=stride, padding=padding)
+    check_slider(fig)
+    kernel = torch.arange(1, k * k + 1, dtype=torch.float64).reshape(k, k)
+    A = torch_matrix(kernel, size, stride, padding)
+    out_w = (size + 2 * padding - k) // stride + 1
+    assert len(fig.frames) == A.shape[0]
+    for row, frame in enumerate(fig.frames):
+        matrix, frame_box, window, kernel_box = frame.data
+        np.testing.assert_array_equal(np.array(matrix.z), A.numpy())
+        assert frame_box.y[:2] == (row - 0.5, row - 0.5)
+        # the window: which kernel weight multiplies each input pixel
+        x = torch.zeros(
+            1, 1, size, size, dtype=torch.float64, requires_grad=True
+        )
+        y = F.conv2d(x, kernel[None, None], stride=stride, padding=padding)
+        (grad,) = torch.autograd.grad(y.flatten()[row], x)
+        np.testing.assert_array_equal(np.array(window.z), grad[0, 0].numpy())
+        p, q = divmod(row, out_w)
+        top, left = p * stride - padding, q * stride - padding
+        assert kernel_box.x[0] == left - 0.5 and kernel_box.y[0] == top - 0.5
+        assert kernel_box.x[1] == left + k - 0.5
+        assert window.xaxis == "x2" and kernel_box.yaxis == "y2"
+
+
+def test_conv_explorer_refuses_a_kernel_larger_than_the_input():
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv_explorer(kernel_size=5, input_size=2, padding=0)
+
+
+# ---------------------------------------------------------------- folding
+
+
+@pytest.mark.parametrize("max_layers", [1, 3, 5])
+def test_fold_explorer_frames_match_direct_iteration(max_layers):
+    fig = fold_explorer(max_layers)
+    check_slider(fig)
+    assert [f.name for f in fig.frames] == [
+        str(L) for L in range(1, max_layers + 1)
+    ]
+    rng = np.random.default_rng(0)
+    for L, frame in enumerate(fig.frames, start=1):
+        line, kept, flipped, square = frame.data
+        xs, ys = np.array(line.x), np.array(line.y)
+        assert len(xs) == 2**L + 1  # 2^L pieces, exact vertices
+
+        def fold(x, L=L):
+            for _ in range(L):
+                x = np.abs(2 * x - 1)
+            return x
+
+        np.testing.assert_allclose(ys, fold(xs), atol=1e-12)
+        probe = rng.uniform(0, 1, 1000)  # the polyline is the map itself
+        np.testing.assert_allclose(
+            np.interp(probe, xs, ys), fold(probe), atol=1e-12
+        )
+        # 2^L shaded intervals of width 2^-L (5 corners and a gap each),
+        # shaded by whether the map runs down (reversed) on them
+        edges = np.arange(2**L + 1) / 2**L
+        reversed_ = fold(edges[:-1]) > fold(edges[1:])
+        for trace, expect in ((kept, ~reversed_), (flipped, reversed_)):
+            lefts = sorted({v for v in trace.x[::6]})
+            np.testing.assert_allclose(lefts, edges[:-1][expect])
+        assert len(kept.x) + len(flipped.x) == 6 * 2**L
+        # the square: 4^L boxes on the 2^L grid; colour = which coordinates
+        # are reversed (x1: 2, x2: 1), hover = each region's own number
+        z = np.array(square.z)
+        np.testing.assert_array_equal(
+            z, 2 * reversed_[None, :] + reversed_[:, None]
+        )
+        assert sorted(np.array(square.customdata).flatten()) == list(
+            range(4**L)
+        )
+        np.testing.assert_allclose(square.x, edges)
+        assert frame.layout.title.text.startswith(
+            f"L = {L}: {2**L} regions of the line, {4**L} of the square"
+        )
+
+
+def test_fold_explorer_refuses_a_bad_depth():
+    with pytest.raises(ValueError, match="max_layers"):
+        fold_explorer(0)
+
+
+# ---------------------------------------------------------------- show
+
+
+def test_show_sends_plotly_json_and_html_that_loads_the_books_plotly(
+    monkeypatch,
+):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(
+        IPython.display, "display", lambda obj, raw: shown.append(obj)
+    )
+    fig = fold_explorer(2)
+    show(fig)
+    show(fig)
+    (first, second) = shown
+    spec = first["application/vnd.plotly.v1+json"]
+    assert spec["data"] == json.loads(fig.to_json())["data"]
+    assert len(spec["frames"]) == 2
+    html = first["text/html"]
+    assert "_static/plotly/plotly.min.js" in html  # in the book
+    assert explorers._cdn() in html  # elsewhere
+    assert json.dumps(spec) in html
+    # two displays of one figure on one page get two element ids
+    ids = [s["text/html"].split('id="')[1].split('"')[0] for s in shown]
+    assert ids[0] != ids[1]
+    with pytest.raises(TypeError, match="plotly Figure"):
+        show({"data": []})
