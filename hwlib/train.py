@@ -1,58 +1,221 @@
-"""Device-resident training of `hwlib.nn` networks on CIFAR-10 (seed 000 Q11-Q15).
+"""Training `hwlib.nn` MLPs on CIFAR-10 held on the device (seed 000 Q11-Q15).
 
-The whole uint8 dataset is moved to the device once. Every epoch draws a permutation on the
-device, cuts batches by indexing, and converts, augments and normalises each batch there: no
-DataLoader, no per-image Python, and on a GPU no host-device copies inside the loop.
+The whole uint8 dataset sits on the device (`hwlib.data.DeviceData`). Every
+epoch draws a permutation and one crop offset per image there, cuts batches
+by indexing, and converts, augments and normalises each batch on the device:
+no DataLoader, no per-image Python, no host-device copies inside the loop.
+
+Two ways to run an epoch, giving the same batches and the same arithmetic:
+
+* `train_epoch`, the readable eager loop (the reference; the CPU path);
+* on a GPU, `fit` by default augments and normalises the whole epoch at once
+  and replays the epoch's steps as one CUDA graph (`_GraphEpoch`), because a
+  step of this small MLP is ~20 tiny kernels whose launch cost dominates.
 """
+
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .data import CIFAR10, random_crop
+from .data import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    DeviceData,
+    crop_at,
+    crop_offsets,
+)
+from . import _validate
 from .nn import SGD, CrossEntropyLoss, Module, mlp
 
-# Per-channel statistics of the CIFAR-10 training images, in [0, 1] units.
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+__all__ = [
+    "TrainSettings",
+    "TrainingRecord",
+    "fit",
+    "train_epoch",
+    "epoch_batches",
+    "evaluate",
+    "normalize",
+    "plot_curves",
+]
 
-
-def default_device() -> torch.device:
-    """CUDA when a GPU is present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+CROP_PADDING = 4
 
 
 def normalize(x: Tensor) -> Tensor:
-    """uint8 (N, 3, H, W) -> float32 (N, 3*H*W): scale to [0, 1], standardise per channel, flatten."""
+    """uint8 (N, 3, H, W) -> float32 (N, 3*H*W): scale to [0, 1], standardise
+    per channel, flatten (the MLP's input)."""
+    if x.dtype != torch.uint8:
+        raise TypeError(
+            f"normalize expects uint8 images (0..255), got {x.dtype}; "
+            "images already in [0, 1] would be scaled twice"
+        )
     mean = torch.tensor(CIFAR10_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, device=x.device).view(1, 3, 1, 1)
     return ((x.float() / 255 - mean) / std).flatten(1)
 
 
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that defines an MLP run; checked when made."""
+
+    sizes: tuple[int, ...] = (3072, 512, 512, 10)
+    epochs: int = 30
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    augment: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sizes, (str, bytes)) or not hasattr(
+            self.sizes, "__iter__"
+        ):
+            raise TypeError(
+                f"sizes must be a sequence of layer widths, got {self.sizes!r}"
+            )
+        sizes = tuple(self.sizes)
+        if len(sizes) < 2:
+            raise ValueError(
+                f"sizes needs at least (inputs, classes), got {sizes}"
+            )
+        sizes = tuple(
+            _validate.integer(f"sizes[{i}]", w) for i, w in enumerate(sizes)
+        )
+        object.__setattr__(self, "sizes", sizes)
+        _validate.integer("epochs", self.epochs)
+        _validate.integer("batch_size", self.batch_size)
+        _validate.real("lr", self.lr, low=0, low_open=True)
+        _validate.real(
+            "momentum", self.momentum, low=0, high=1, high_open=True
+        )
+        _validate.real("weight_decay", self.weight_decay, low=0)
+        if not isinstance(self.augment, bool):
+            raise TypeError(
+                f"augment must be True or False, got {self.augment!r}"
+            )
+        _validate.integer("seed", self.seed, minimum=0)
+
+
 @dataclass
-class DeviceData:
-    """CIFAR-10 moved to one device: uint8 images and int64 labels."""
+class TrainingRecord:
+    """One training run, MLP or CNN: settings and per-epoch figures.
 
-    train_x: Tensor
-    train_y: Tensor
-    test_x: Tensor
-    test_y: Tensor
+    Losses and accuracies are lists with one entry per epoch; `val_*` are
+    empty without a validation split, `train_*` may be empty for the CNN.
+    """
 
-    @classmethod
-    def from_cifar(cls, data: CIFAR10, device: torch.device | str, train_subset: int | None = None) -> "DeviceData":
-        """Move the dataset to `device`; `train_subset` keeps n training images chosen at random (seed 0).
+    settings: dict
+    device: str
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    from_cache: bool = False
 
-        (A random subset, not the first n: an image-folder copy is stored sorted by class.)
-        """
-        keep = slice(None)
-        if train_subset is not None:
-            keep = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(0))[:train_subset]
-        return cls(*(t.to(device) for t in (data.train_x[keep], data.train_y[keep], data.test_x, data.test_y)))
+    @property
+    def seconds(self) -> float:
+        """Training time of the whole run (sum over the epochs)."""
+        return sum(self.epoch_seconds)
+
+    @property
+    def final_test_acc(self) -> float:
+        """Test accuracy after the last epoch."""
+        if not self.test_acc:
+            raise ValueError("this record holds no epochs")
+        return self.test_acc[-1]
+
+
+def epoch_batches(
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    generator: torch.Generator | None,
+    *,
+    augment: bool = False,
+):
+    """The epoch's (images, labels) batches, uint8, in training order.
+
+    Random numbers, drawn in this order from `generator`: the permutation
+    of the N images, then (when augmenting) every image's crop offsets for
+    the whole epoch (`hwlib.data.crop_offsets`). Batch k holds the images
+    order[k*B : (k+1)*B], cropped at their offsets; the last batch may be
+    smaller. Drawing all offsets up front is what lets `_augment_epoch`
+    produce the same batches in one go.
+    """
+    _validate.integer("batch_size", batch_size)
+    _validate.generator(generator, x.device)
+    order = torch.randperm(len(y), generator=generator, device=x.device)
+    offsets = None
+    if augment:
+        offsets = crop_offsets(
+            len(y),
+            x.shape[-2:],
+            padding=CROP_PADDING,
+            generator=generator,
+            device=x.device,
+        )
+
+    def cut():
+        for start in range(0, len(y), batch_size):
+            stop = start + batch_size
+            images = x[order[start:stop]]
+            if augment:
+                images = crop_at(images, offsets[:, start:stop], CROP_PADDING)
+            yield images, y[order[start:stop]]
+
+    return cut()
+
+
+def _augment_epoch(
+    x: Tensor,
+    y: Tensor,
+    generator: torch.Generator | None,
+    *,
+    augment: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """The whole epoch of `epoch_batches` at once: normalised float images
+    (N, 3*H*W) and labels (N,) in training order, same random draws.
+    Concatenating `epoch_batches`' batches gives exactly these tensors."""
+    _validate.generator(generator, x.device)
+    order = torch.randperm(len(y), generator=generator, device=x.device)
+    images = x[order]
+    if augment:
+        offsets = crop_offsets(
+            len(y),
+            x.shape[-2:],
+            padding=CROP_PADDING,
+            generator=generator,
+            device=x.device,
+        )
+        images = crop_at(images, offsets, CROP_PADDING)
+    return normalize(images), y[order]
+
+
+def _step(
+    model: Module,
+    loss_fn: CrossEntropyLoss,
+    optimizer: SGD,
+    inputs: Tensor,
+    labels: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """One SGD step; returns the batch's summed loss and correct count as
+    device tensors (this function reads nothing back to the host)."""
+    logits = model.forward(inputs)
+    loss = loss_fn.forward(logits, labels) * len(labels)
+    model.backward(loss_fn.backward())
+    optimizer.step()
+    return loss, (logits.argmax(1) == labels).sum()
 
 
 def train_epoch(
@@ -62,100 +225,308 @@ def train_epoch(
     x: Tensor,
     y: Tensor,
     batch_size: int,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
+    *,
     augment: bool = False,
     progress: bool = False,
 ) -> tuple[float, float]:
-    """One pass over (x, y) in a random order. Returns the mean loss and accuracy over the batches.
+    """One pass over (x, y) in a random order: mean loss and accuracy.
 
-    (These are measured on the fly, as the weights change, and on the augmented images when
-    augment=True.)
+    (Measured on the fly, as the weights change, and on the augmented
+    images when augment=True.) x: uint8 (N, 3, H, W); y: int64 (N,).
     """
-    order = torch.randperm(len(y), generator=generator, device=x.device)
+    if len(y) == 0:
+        raise ValueError("train_epoch needs at least one image, got 0")
     total_loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)
-    for start in tqdm(range(0, len(y), batch_size), disable=not progress, leave=False, desc="batches"):
-        index = order[start : start + batch_size]
-        images, labels = x[index], y[index]
-        if augment:
-            images = random_crop(images, generator=generator)
-        logits = model.forward(normalize(images))
+    batches = epoch_batches(x, y, batch_size, generator, augment=augment)
+    steps = math.ceil(len(y) / batch_size)
+    for images, labels in tqdm(
+        batches,
+        total=steps,
+        disable=not progress,
+        leave=False,
+        desc="batches",
+    ):
+        loss, hits = _step(
+            model, loss_fn, optimizer, normalize(images), labels
+        )
+        total_loss += loss
+        correct += hits
+    return total_loss.item() / len(y), correct.item() / len(y)
+
+
+def evaluate(
+    model: Module,
+    loss_fn: CrossEntropyLoss,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int = 2000,
+) -> tuple[float, float]:
+    """Mean loss and accuracy of the model on (x, y); no parameter changes.
+
+    x: uint8 (N, 3, H, W) with N >= 1; y: int64 (N,).
+    """
+    if len(y) == 0:
+        raise ValueError("evaluate needs at least one image, got an empty set")
+    if len(x) != len(y):
+        raise ValueError(
+            f"x and y must have the same length, got {len(x)} and {len(y)}"
+        )
+    _validate.integer("batch_size", batch_size)
+    total_loss = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.int64)
+    for start in range(0, len(y), batch_size):
+        logits = model.forward(normalize(x[start : start + batch_size]))
+        labels = y[start : start + batch_size]
         total_loss += loss_fn.forward(logits, labels) * len(labels)
-        model.backward(loss_fn.backward())
-        optimizer.step()
         correct += (logits.argmax(1) == labels).sum()
     return total_loss.item() / len(y), correct.item() / len(y)
 
 
-def evaluate(model: Module, loss_fn: CrossEntropyLoss, x: Tensor, y: Tensor, batch_size: int = 2000) -> tuple[float, float]:
-    """Mean loss and accuracy of the model on (x, y); no parameter changes."""
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(y), batch_size):
-        logits = model.forward(normalize(x[start : start + batch_size]))
-        labels = y[start : start + batch_size]
-        total_loss += loss_fn.forward(logits, labels).item() * len(labels)
-        correct += int((logits.argmax(1) == labels).sum())
-    return total_loss / len(y), correct / len(y)
+class _CapturableCrossEntropy(CrossEntropyLoss):
+    """CrossEntropyLoss's arithmetic without its per-call check that the
+    targets lie in [0, C): that check reads a value back to the host, which
+    a CUDA graph cannot capture. `fit` checks the labels once instead."""
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+        self.probs, self.target = log_probs.exp(), target
+        return -log_probs.gather(1, target[:, None]).mean()
 
 
-@dataclass
-class History:
-    """Per epoch: train and test loss and accuracy, and seconds; plus the run's settings."""
+class _GraphEpoch:
+    """The epoch's training steps captured once as a CUDA graph, replayed
+    once per epoch (the fast path; same arithmetic as `train_epoch`).
 
-    settings: dict
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    Static buffers: `inputs` (N, 3*H*W) float32 and `labels` (N,) hold an
+    epoch in training order (filled from `_augment_epoch` before each
+    replay); `loss` and `correct` accumulate over the steps. The graph
+    covers every batch, the last partial one included (its slice is simply
+    shorter), so an epoch trains on exactly the eager loop's batches.
+
+    Capture rules this relies on: no host sync and the same allocations at
+    every step (hwlib.nn's modules are plain tensor ops; the loss's label
+    check is done once by `fit` instead); the SGD momentum buffers exist
+    before capture (zeros, which give buf = d at the first step exactly as
+    SGD's clone does); warm-up steps run on a side stream and the
+    parameters and buffers are restored afterwards.
+
+    capture=False runs the same steps eagerly from the same buffers (how
+    the CPU tests check this class's bookkeeping).
+    """
+
+    def __init__(
+        self, model, optimizer, n, width, batch_size, *, capture=True
+    ):
+        device = model.parameters()[0].device
+        self.model, self.optimizer = model, optimizer
+        self.loss_fn = _CapturableCrossEntropy()
+        self.inputs = torch.zeros(n, width, device=device)
+        self.labels = torch.zeros(n, dtype=torch.int64, device=device)
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.bounds = [
+            (s, min(s + batch_size, n)) for s in range(0, n, batch_size)
+        ]
+        self._warm_up(use_streams=capture)
+        self.graph = None
+        if capture:
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self._steps()
+
+    def _steps(self) -> None:
+        for start, stop in self.bounds:
+            loss, hits = _step(
+                self.model,
+                self.loss_fn,
+                self.optimizer,
+                self.inputs[start:stop],
+                self.labels[start:stop],
+            )
+            self.loss += loss
+            self.correct += hits
+
+    def _warm_up(self, *, use_streams: bool) -> None:
+        """Run a full and the last (maybe partial) step once, then undo
+        them; creates the momentum buffers (zeros) if SGD has none yet."""
+        params, buffers = self.model.parameters(), self.optimizer.buffers
+        if self.optimizer.momentum:
+            for i, p in enumerate(params):
+                if buffers[i] is None:
+                    buffers[i] = torch.zeros_like(p)
+        state = params + [b for b in buffers if b is not None]
+        saved = [t.clone() for t in state]
+        side = torch.cuda.Stream() if use_streams else None
+        if side is not None:
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self._warm_up_steps()
+            torch.cuda.current_stream().wait_stream(side)
+        else:
+            self._warm_up_steps()
+        for tensor, value in zip(state, saved):
+            tensor.copy_(value)
+
+    def _warm_up_steps(self) -> None:
+        for start, stop in {self.bounds[0], self.bounds[-1]}:
+            _step(
+                self.model,
+                self.loss_fn,
+                self.optimizer,
+                self.inputs[start:stop],
+                self.labels[start:stop],
+            )
+
+    def run(self, inputs: Tensor, labels: Tensor) -> tuple[float, float]:
+        """Train one epoch on (inputs, labels), already in training order;
+        returns its mean loss and accuracy."""
+        self.inputs.copy_(inputs)
+        self.labels.copy_(labels)
+        self.loss.zero_()
+        self.correct.zero_()
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self._steps()
+        n = len(self.labels)
+        return self.loss.item() / n, self.correct.item() / n
+
+
+def _check_data(data: DeviceData, settings: TrainSettings) -> None:
+    if not isinstance(data, DeviceData):
+        raise TypeError(
+            f"data must be a hwlib.data.DeviceData, got {type(data).__name__}"
+        )
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(
+            f"settings must be a TrainSettings, got {type(settings).__name__}"
+        )
+    width = data.train_x[0].numel()
+    if settings.sizes[0] != width:
+        raise ValueError(
+            f"settings.sizes[0] = {settings.sizes[0]} but the images have "
+            f"{width} values (3 x H x W)"
+        )
+    classes = settings.sizes[-1]
+    for split in ("train", "val", "test"):
+        y = getattr(data, f"{split}_y")
+        if y is None:
+            continue
+        if len(y) == 0:
+            raise ValueError(
+                f"data.{split}_x is empty; fit evaluates on it every epoch"
+            )
+        if y.min() < 0 or y.max() >= classes:
+            raise ValueError(
+                f"{split}_y must hold class indices 0..{classes - 1} "
+                f"(settings.sizes[-1] = {classes}), got values "
+                f"{int(y.min())}..{int(y.max())}"
+            )
 
 
 def fit(
     data: DeviceData,
-    sizes: tuple[int, ...] = (3072, 512, 512, 10),
-    epochs: int = 30,
-    lr: float = 0.01,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 128,
-    augment: bool = False,
-    seed: int = 0,
+    settings: TrainSettings | None = TrainSettings(),
+    *,
     progress: bool = True,
-) -> tuple[Module, History]:
-    """Train an MLP of the given sizes with SGD and return it with its history.
+    fast: bool | None = None,
+) -> tuple[Module, TrainingRecord]:
+    """Train an MLP with SGD on `data`; returns it with its record.
 
-    Seeded: the initial weights, the batch order and the crops come from one torch.Generator on
-    the data's device, so on the CPU the same seed gives the same history.
+    Seeded: the initial weights, the batch order and the crops come from one
+    torch.Generator on the data's device (same seed, same record on the
+    CPU). After each epoch the model is evaluated on the test set and, when
+    `data` has one, the validation set. settings=None means TrainSettings().
+
+    fast: True runs the CUDA-graph path (needs the data on a GPU), False the
+    eager loop, None (default) the fast path exactly when on a GPU.
     """
-    device = data.train_x.device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    model = mlp(list(sizes), generator=generator, device=device)
-    loss_fn, optimizer = CrossEntropyLoss(), SGD(model, lr, momentum, weight_decay)
-    settings = dict(sizes=sizes, epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                    batch_size=batch_size, augment=augment, seed=seed, device=str(device), train_size=len(data.train_y))
-    history = History(settings)
-    bar = tqdm(range(epochs), disable=not progress, desc="augmented" if augment else "plain")
+    settings = TrainSettings() if settings is None else settings
+    _check_data(data, settings)
+    device = data.device
+    if fast is None:
+        fast = device.type == "cuda"
+    elif not isinstance(fast, bool):
+        raise TypeError(f"fast must be True, False or None, got {fast!r}")
+    if fast and device.type != "cuda":
+        raise ValueError(
+            f"fast=True needs the data on a CUDA device, got {device}"
+        )
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    model = mlp(list(settings.sizes), generator=generator, device=device)
+    loss_fn = CrossEntropyLoss()
+    optimizer = SGD(
+        model,
+        lr=settings.lr,
+        momentum=settings.momentum,
+        weight_decay=settings.weight_decay,
+    )
+    record = TrainingRecord(asdict(settings), str(device))
+    graph = None
+    desc = "augmented" if settings.augment else "plain"
+    bar = tqdm(range(settings.epochs), disable=not progress, desc=desc)
     for _ in bar:
         start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, loss_fn, optimizer, data.train_x, data.train_y, batch_size, generator, augment)
-        test_loss, test_acc = evaluate(model, loss_fn, data.test_x, data.test_y)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        for name, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"), (train_loss, train_acc, test_loss, test_acc)):
-            getattr(history, name).append(value)
-        history.seconds.append(time.perf_counter() - start)
-        bar.set_postfix(train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}")
-    return model, history
+        if fast and graph is None:  # capture once; its time counts
+            graph = _GraphEpoch(
+                model,
+                optimizer,
+                len(data.train_y),
+                data.train_x[0].numel(),
+                settings.batch_size,
+            )
+        if graph is not None:
+            inputs, labels = _augment_epoch(
+                data.train_x,
+                data.train_y,
+                generator,
+                augment=settings.augment,
+            )
+            train = graph.run(inputs, labels)
+        else:
+            train = train_epoch(
+                model,
+                loss_fn,
+                optimizer,
+                data.train_x,
+                data.train_y,
+                settings.batch_size,
+                generator,
+                augment=settings.augment,
+            )
+        results = {"train": train}
+        if data.val_x is not None:
+            results["val"] = evaluate(model, loss_fn, data.val_x, data.val_y)
+        results["test"] = evaluate(model, loss_fn, data.test_x, data.test_y)
+        for split, (loss, acc) in results.items():
+            getattr(record, f"{split}_loss").append(loss)
+            getattr(record, f"{split}_acc").append(acc)
+        record.epoch_seconds.append(time.perf_counter() - start)
+        bar.set_postfix(
+            train_acc=f"{train[1]:.3f}", test_acc=f"{record.test_acc[-1]:.3f}"
+        )
+    return model, record
 
 
-def plot_curves(histories: dict[str, History], axes=None):
-    """Loss and accuracy per epoch, train (dashed) and test (solid), one colour per run."""
+def plot_curves(records: dict[str, TrainingRecord], axes=None):
+    """Loss and accuracy per epoch, train (dashed) and test (solid), one
+    colour per run."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for (name, h), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        epochs = range(1, len(h.train_loss) + 1)
-        for ax, train, test in ((axes[0], h.train_loss, h.test_loss), (axes[1], h.train_acc, h.test_acc)):
-            ax.plot(epochs, train, "--", color=colour, label=f"{name}: train")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (name, r), colour in zip(records.items(), colours):
+        epochs = range(1, len(r.test_loss) + 1)
+        pairs = (
+            (axes[0], r.train_loss, r.test_loss),
+            (axes[1], r.train_acc, r.test_acc),
+        )
+        for ax, train, test in pairs:
+            if train:
+                ax.plot(
+                    epochs, train, "--", color=colour, label=f"{name}: train"
+                )
             ax.plot(epochs, test, "-", color=colour, label=f"{name}: test")
     axes[0].set_ylabel("cross-entropy loss")
     axes[1].set_ylabel("accuracy")
