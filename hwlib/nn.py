@@ -221,6 +221,9 @@ def _logits_and_target(logits, target) -> None:
             f"target must be int64 class indices (torch.long), got "
             f"{target.dtype}"
         )
+    if target.is_cuda and torch.cuda.is_current_stream_capturing():
+        return  # reading values back is impossible inside a CUDA graph;
+        # the graph path (hwlib.train.fit) checks all labels once instead
     lo, hi = (int(v) for v in torch.aminmax(target))
     if lo < 0 or hi >= logits.shape[1]:
         raise ValueError(

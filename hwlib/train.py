@@ -284,17 +284,6 @@ def evaluate(
     return total_loss.item() / len(y), correct.item() / len(y)
 
 
-class _CapturableCrossEntropy(CrossEntropyLoss):
-    """CrossEntropyLoss's arithmetic without its per-call check that the
-    targets lie in [0, C): that check reads a value back to the host, which
-    a CUDA graph cannot capture. `fit` checks the labels once instead."""
-
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-        self.probs, self.target = log_probs.exp(), target
-        return -log_probs.gather(1, target[:, None]).mean()
-
-
 class _GraphEpoch:
     """The epoch's training steps captured once as a CUDA graph, replayed
     once per epoch (the fast path; same arithmetic as `train_epoch`).
@@ -321,7 +310,7 @@ class _GraphEpoch:
     ):
         device = model.parameters()[0].device
         self.model, self.optimizer = model, optimizer
-        self.loss_fn = _CapturableCrossEntropy()
+        self.loss_fn = CrossEntropyLoss()
         self.inputs = torch.zeros(n, width, device=device)
         self.labels = torch.zeros(n, dtype=torch.int64, device=device)
         self.loss = torch.zeros((), device=device)
