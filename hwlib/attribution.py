@@ -1,33 +1,91 @@
-"""Gradients with respect to the input: saliency, guided backprop, Grad-CAM, fooling images and
-class visualisation (seed 004 §6).
+"""Gradients with respect to the input: saliency, guided backprop, Grad-CAM,
+fooling images and class visualisation (seed 004 §6).
 
-Conventions. `model` maps images (N, C, H, W) to unnormalised class scores (N, classes); `target`
-is one class for all images (int) or one per image (sequence or tensor of N ints). Every function
-runs the model in eval mode with its parameters frozen and restores both afterwards, so neither
-the model's mode nor its parameters (values or requires_grad flags) change.
+Conventions. `model` maps images (N, C, H, W) to unnormalised class scores (N,
+classes); `target` is one class for all images (int) or one per image (sequence
+or tensor of N ints). Every function runs the model in eval mode with its
+parameters frozen and restores both afterwards, so neither the model's mode nor
+its parameters (values or requires_grad flags) change.
 """
+
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import _validate
 
-def _target_tensor(target: int | Sequence[int] | Tensor, n: int, device: torch.device) -> Tensor:
-    t = torch.as_tensor(target, device=device, dtype=torch.int64)
+Target = int | Sequence[int] | Tensor
+
+
+def _target_tensor(
+    target: Target, n: int, num_classes: int, device: torch.device
+) -> Tensor:
+    """`target` as (n,) int64 class indices on `device`, checked.
+
+    An int (one class for every image) or n ints (one per image), each in
+    [0, num_classes). Bools, floats and out-of-range classes are refused.
+    """
+    expected = f"an int in [0, {num_classes}) or {n} such ints (one per image)"
+    if isinstance(target, bool) or (
+        isinstance(target, Tensor) and target.dtype == torch.bool
+    ):
+        raise TypeError(f"target must be {expected}, got {target!r} (a bool)")
+    if isinstance(target, numbers.Integral):
+        t = torch.tensor(int(target))
+    else:
+        try:
+            t = torch.as_tensor(target)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"target must be {expected}, got {target!r}"
+            ) from None
+        if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+            raise TypeError(
+                f"target must be {expected}, got {target!r} ({t.dtype})"
+            )
+    t = t.to(device=device, dtype=torch.int64)
     t = t.expand(n) if t.ndim == 0 else t
     if t.shape != (n,):
-        raise ValueError(f"target must be an int or {n} class indices (one per image), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"target must be {expected}, got shape {tuple(t.shape)}"
+        )
+    bad = (t < 0) | (t >= num_classes)
+    if bool(bad.any()):
+        raise ValueError(
+            f"target must be {expected}: the model has {num_classes} "
+            f"classes, got {t[bad][0].item()}"
+        )
     return t
+
+
+def _value_range(value_range) -> tuple[float, float]:
+    try:
+        lo, hi = value_range
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"value_range must be a pair (lo, hi), got {value_range!r}"
+        ) from None
+    lo = _validate.real("value_range[0]", lo)
+    hi = _validate.real("value_range[1]", hi)
+    if not lo < hi:
+        raise ValueError(
+            f"value_range must satisfy lo < hi, got {value_range!r}"
+        )
+    return lo, hi
 
 
 @contextmanager
 def _inspection(model: nn.Module) -> Iterator[None]:
-    """Eval mode and frozen parameters inside; the original mode and flags restored after."""
+    """Eval mode and frozen parameters inside; the original mode and flags
+    restored after.
+    """
     was_training = model.training
     flags = [p.requires_grad for p in model.parameters()]
     model.eval()
@@ -42,14 +100,22 @@ def _inspection(model: nn.Module) -> Iterator[None]:
 
 
 def _check_images(x: Tensor) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"x must be a tensor of images, got {type(x).__name__}"
+        )
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(
+            "x must be a float batch of images (N, C, H, W), got "
+            f"{x.dtype} of shape {tuple(x.shape)}"
+        )
 
 
-def class_scores(model: nn.Module, x: Tensor, target) -> Tensor:
+def class_scores(model: nn.Module, x: Tensor, target: Target) -> Tensor:
     """s_target(x) for every image: (N,)."""
     scores = model(x)
-    return scores.gather(1, _target_tensor(target, len(x), x.device)[:, None])[:, 0]
+    t = _target_tensor(target, len(x), scores.shape[1], x.device)
+    return scores.gather(1, t[:, None])[:, 0]
 
 
 def input_gradient(model: nn.Module, x: Tensor, target) -> Tensor:
@@ -62,22 +128,32 @@ def input_gradient(model: nn.Module, x: Tensor, target) -> Tensor:
 
 
 def saliency_map(model: nn.Module, x: Tensor, target) -> Tensor:
-    """M_ij = max_c |∂ s_target / ∂x_cij| (Simonyan et al., 2014): (N, H, W)."""
+    """M_ij = max_c |∂ s_target / ∂x_cij| (Simonyan et al. 2014): (N, H, W)."""
     return input_gradient(model, x, target).abs().amax(dim=1)
 
 
 @contextmanager
 def _guided_relus(model: nn.Module) -> Iterator[None]:
-    """Make every nn.ReLU pass back only positive gradients, at positive inputs."""
+    """Make every nn.ReLU pass back only positive gradients, at positive
+    inputs.
+    """
 
     def hook(module, grad_input, grad_output):
-        return (grad_input[0].clamp(min=0),)  # ReLU' masks the input side; keep the positive part
+        return (
+            grad_input[0].clamp(min=0),
+        )  # ReLU' masks the input side; keep the positive part
 
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     if not relus:
-        raise ValueError("guided backprop needs a model whose rectifiers are nn.ReLU modules; found none")
+        raise ValueError(
+            "guided backprop needs a model whose rectifiers are nn.ReLU "
+            "modules; found none"
+        )
     if any(m.inplace for m in relus):
-        raise ValueError("guided backprop needs nn.ReLU(inplace=False): backward hooks cannot see in-place ReLUs")
+        raise ValueError(
+            "guided backprop needs nn.ReLU(inplace=False): backward hooks "
+            "cannot see in-place ReLUs"
+        )
     handles = [m.register_full_backward_hook(hook) for m in relus]
     try:
         yield
@@ -89,21 +165,31 @@ def _guided_relus(model: nn.Module) -> Iterator[None]:
 def guided_backprop(model: nn.Module, x: Tensor, target) -> Tensor:
     """Guided backpropagation (Springenberg et al., 2015): (N, C, H, W).
 
-    The gradient of s_target with respect to x, except that every ReLU passes back only the
-    positive part of the gradient arriving from above (and only where its input was positive).
+    The gradient of s_target with respect to x, except that every ReLU passes
+    back only the positive part of the gradient arriving from above (and only
+    where its input was positive).
     """
     with _guided_relus(model):
         return input_gradient(model, x, target)
 
 
-def _layer_activation_and_gradient(model: nn.Module, layer: nn.Module, x: Tensor, target) -> tuple[Tensor, Tensor]:
+def _layer_activation_and_gradient(
+    model: nn.Module, layer: nn.Module, x: Tensor, target
+) -> tuple[Tensor, Tensor]:
     stored: list[Tensor] = []
-    handle = layer.register_forward_hook(lambda module, inputs, output: stored.append(output))
+    handle = layer.register_forward_hook(
+        lambda module, inputs, output: stored.append(output)
+    )
     try:
         with _inspection(model):
-            scores = class_scores(model, x.detach().clone().requires_grad_(True), target)
+            scores = class_scores(
+                model, x.detach().clone().requires_grad_(True), target
+            )
             if not stored:
-                raise ValueError(f"the layer {layer!r} was not called in the model's forward pass")
+                raise ValueError(
+                    f"the layer {layer!r} was not called in the model's "
+                    "forward pass"
+                )
             (grad,) = torch.autograd.grad(scores.sum(), stored[0])
     finally:
         handle.remove()
@@ -119,18 +205,44 @@ def grad_cam(model: nn.Module, layer: nn.Module, x: Tensor, target) -> Tensor:
     _check_images(x)
     activation, grad = _layer_activation_and_gradient(model, layer, x, target)
     if activation.ndim != 4:
-        raise ValueError(f"Grad-CAM needs a layer with (N, K, h, w) output, got {tuple(activation.shape)}")
+        raise ValueError(
+            "Grad-CAM needs a layer with (N, K, h, w) output, got "
+            f"{tuple(activation.shape)}"
+        )
     alpha = grad.mean(dim=(2, 3), keepdim=True)
     return torch.relu((alpha * activation).sum(dim=1))
 
 
-def upsample(maps: Tensor, size: tuple[int, int], mode: str = "bilinear") -> Tensor:
-    """Resize (N, h, w) maps to (N, H, W) ("bilinear" as in the Grad-CAM paper, or "nearest")."""
-    kwargs = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
+UPSAMPLE_MODES = ("bilinear", "bicubic", "nearest")
+
+
+def upsample(
+    maps: Tensor, size: tuple[int, int], mode: str = "bilinear"
+) -> Tensor:
+    """Resize (N, h, w) maps to (N, H, W).
+
+    mode: "bilinear" (as in the Grad-CAM paper), "bicubic" or "nearest".
+    """
+    if mode not in UPSAMPLE_MODES:
+        raise ValueError(f"mode must be one of {UPSAMPLE_MODES}, got {mode!r}")
+    if not isinstance(maps, Tensor) or maps.ndim != 3:
+        raise ValueError(
+            "maps must be a tensor (N, h, w), got "
+            f"{getattr(maps, 'shape', maps)}"
+        )
+    kwargs = {"align_corners": False} if mode != "nearest" else {}
+    size = tuple(size)
     return F.interpolate(maps[:, None], size=size, mode=mode, **kwargs)[:, 0]
 
 
-def guided_grad_cam(model: nn.Module, layer: nn.Module, x: Tensor, target, mode: str = "bilinear") -> Tensor:
+def guided_grad_cam(
+    model: nn.Module,
+    layer: nn.Module,
+    x: Tensor,
+    target: Target,
+    *,
+    mode: str = "bilinear",
+) -> Tensor:
     """Guided backprop times the upsampled Grad-CAM map: (N, C, H, W)."""
     cam = upsample(grad_cam(model, layer, x, target), x.shape[-2:], mode)
     return guided_backprop(model, x, target) * cam[:, None]
@@ -138,61 +250,183 @@ def guided_grad_cam(model: nn.Module, layer: nn.Module, x: Tensor, target, mode:
 
 @dataclass
 class FoolingResult:
-    image: Tensor  # (N, C, H, W), in [lo, hi]
+    image: Tensor  # (N, C, H, W), in value_range
     iterations: list[int]  # gradient steps each image needed
     fooled: list[bool]  # whether the model predicts the target at the end
     linf: list[float]  # max |image - x| per image
     l2: list[float]  # ||image - x||_2 per image
 
 
-def fooling_image(
-    model: nn.Module, x: Tensor, target, lr: float = 0.05, max_iter: int = 200, value_range: tuple[float, float] = (0.0, 1.0)
-) -> FoolingResult:
-    """Nudge each image until the model predicts `target` (gradient ascent on the target score).
+def _normalised_step(
+    image: Tensor, grad: Tensor, learning_rate: float
+) -> Tensor:
+    """image + learning_rate * g / ||g||_2, the norm taken per image."""
+    norms = grad.flatten(1).norm(dim=1).clamp(min=1e-12)
+    return image + learning_rate * grad / norms.view(-1, 1, 1, 1)
 
-    Step: x <- clip(x + lr * g / ||g||_2) with g = ∂ s_target/∂x, per image, stopping each image as
-    soon as its prediction is the target (or after max_iter steps).
+
+def fooling_image(
+    model: nn.Module,
+    x: Tensor,
+    target: Target,
+    *,
+    learning_rate: float = 0.05,
+    num_iterations: int = 200,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> FoolingResult:
+    """Nudge each image until the model predicts `target`.
+
+    Step (gradient ascent on the target score, per image):
+    x <- clip(x + learning_rate * g / ||g||_2), g = ∂ s_target/∂x, stopping
+    each image as soon as it is classified as the target (or after
+    num_iterations steps).
     """
     _check_images(x)
-    t = _target_tensor(target, len(x), x.device)
+    learning_rate = _validate.real(
+        "learning_rate", learning_rate, low=0, low_open=True
+    )
+    num_iterations = _validate.integer(
+        "num_iterations", num_iterations, minimum=0
+    )
+    lo, hi = _value_range(value_range)
     image = x.detach().clone()
     iterations = [0] * len(x)
     with _inspection(model):
-        for step in range(max_iter + 1):
+        t = _target_tensor(target, len(x), model(image[:1]).shape[1], x.device)
+        for step in range(num_iterations + 1):
             image.requires_grad_(True)
             scores = model(image)
             active = scores.argmax(1) != t
-            if not active.any() or step == max_iter:
+            if not active.any() or step == num_iterations:
                 break
-            (grad,) = torch.autograd.grad(scores.gather(1, t[:, None]).sum(), image)
-            norms = grad.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1, 1)
+            score = scores.gather(1, t[:, None]).sum()
+            (grad,) = torch.autograd.grad(score, image)
             with torch.no_grad():
-                image = (image + lr * active.view(-1, 1, 1, 1) * grad / norms).clamp(*value_range)
+                grad = grad * active.view(-1, 1, 1, 1)
+                image = _normalised_step(image, grad, learning_rate)
+                image = image.clamp(lo, hi)
             for i in active.nonzero()[:, 0].tolist():
                 iterations[i] += 1
         image = image.detach()
         fooled = (model(image).argmax(1) == t).tolist()
     change = (image - x).flatten(1)
-    return FoolingResult(image, iterations, fooled, change.abs().amax(1).tolist(), change.norm(dim=1).tolist())
+    return FoolingResult(
+        image,
+        iterations,
+        fooled,
+        change.abs().amax(1).tolist(),
+        change.norm(dim=1).tolist(),
+    )
+
+
+@torch.no_grad()
+def random_direction_flips(
+    model: nn.Module,
+    x: Tensor,
+    norms: Sequence[float] | Tensor,
+    *,
+    num_directions: int = 200,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    generator: torch.Generator | None = None,
+) -> list[int]:
+    """How many random perturbations change each image's prediction.
+
+    For image i, draws num_directions directions uniformly on the sphere
+    (normalised Gaussians), scales them to L2 norm norms[i], adds them to
+    x[i], clamps to value_range and counts the predictions that differ from
+    the model's prediction for x[i]. The control for fooling images: the same
+    size of change, in directions not chosen by the gradient.
+    """
+    _check_images(x)
+    num_directions = _validate.integer("num_directions", num_directions)
+    norms = _validate.real_tensor("norms", norms, dtype=x.dtype)
+    if norms.shape != (len(x),) or bool((norms < 0).any()):
+        raise ValueError(
+            f"norms must hold {len(x)} numbers >= 0 (one per image), got "
+            f"{norms.tolist()}"
+        )
+    lo, hi = _value_range(value_range)
+    generator = _validate.generator(generator, x.device)
+    counts = []
+    with _inspection(model):
+        for image, norm in zip(x, norms.tolist()):
+            shape = (num_directions, *image.shape)
+            d = torch.randn(
+                shape, generator=generator, device=x.device, dtype=x.dtype
+            )
+            d = d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            moved = (image + norm * d).clamp(lo, hi)
+            before = model(image[None]).argmax(1)
+            counts.append(int((model(moved).argmax(1) != before).sum()))
+    return counts
 
 
 def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur with reflect padding; sigma = 0: unchanged."""
+    if sigma == 0:
+        return image
     radius = max(1, int(3 * sigma))
-    taps = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    radius = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)
+    taps = torch.arange(
+        -radius, radius + 1, dtype=image.dtype, device=image.device
+    )
     kernel = torch.exp(-(taps**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
     c = image.shape[1]
     padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
-    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    rows = F.conv2d(
+        padded, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c
+    )
+    return F.conv2d(
+        rows, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c
+    )
+
+
+def class_visualization_step(
+    model: nn.Module,
+    image: Tensor,
+    target: Target,
+    *,
+    learning_rate: float,
+    l2_reg: float,
+) -> Tensor:
+    """One step of gradient ascent on S_target(I) - l2_reg * ||I||_2^2.
+
+    With g the gradient of that objective at `image` (N, C, H, W), returns
+    I + learning_rate * g / ||g||_2, the norm taken per image (no clamping,
+    no jitter, no blur: those belong to `class_visualization`).
+    """
+    _check_images(image)
+    learning_rate = _validate.real(
+        "learning_rate", learning_rate, low=0, low_open=True
+    )
+    l2_reg = _validate.real("l2_reg", l2_reg, low=0)
+    with _inspection(model):
+        image = image.detach().clone().requires_grad_(True)
+        score = class_scores(model, image, target).sum()
+        objective = score - l2_reg * (image**2).sum()
+        (grad,) = torch.autograd.grad(objective, image)
+    return _normalised_step(image.detach(), grad, learning_rate)
+
+
+class _Shifted(nn.Module):
+    """model(z + offset): lets the L2 penalty pull towards the middle grey."""
+
+    def __init__(self, model: nn.Module, offset: float) -> None:
+        super().__init__()
+        self.model, self.offset = model, offset
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.model(z + self.offset)
 
 
 def class_visualization(
     model: nn.Module,
-    target: int,
+    target: Target,
     image_shape: tuple[int, int, int] = (3, 32, 32),
+    *,
     l2_reg: float = 1e-3,
-    lr: float = 0.1,
+    learning_rate: float = 0.1,
     num_iterations: int = 200,
     blur_every: int = 10,
     blur_sigma: float = 0.5,
@@ -200,26 +434,113 @@ def class_visualization(
     value_range: tuple[float, float] = (0.0, 1.0),
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """An image that the model scores highly for `target` (Simonyan et al., 2014): (C, H, W).
+    """Images that the model scores highly for `target` (Simonyan et al.).
 
-    Maximises s_target(I) - l2_reg * ||I - m||^2 (m the middle of the value range) by normalised
-    gradient ascent, with a random jitter (roll by up to max_jitter pixels) before each step, a
-    Gaussian blur every `blur_every` steps, and clamping to the valid range.
+    target: an int gives one image (C, H, W); n class indices give n images
+    (n, C, H, W). Each image I maximises
+    s_target(I) - l2_reg * ||I - m||^2, m the middle of value_range, by
+    `class_visualization_step` on I - m, after a random jitter (roll by up to
+    max_jitter pixels, undone after the step); then clamping to value_range
+    and, every blur_every steps, a Gaussian blur (blur_sigma = 0: none).
+    Random draws come from `generator` (on the model's device).
     """
-    reference = next(model.parameters())
-    lo, hi = value_range
+    device = next(model.parameters()).device
+    _check_visualization_args(
+        image_shape, num_iterations, blur_every, blur_sigma, max_jitter
+    )
+    lo, hi = _value_range(value_range)
+    generator = _validate.generator(generator, device)
+    single = isinstance(target, numbers.Integral) or (
+        isinstance(target, Tensor) and target.ndim == 0
+    )
+    n = 1 if single else len(target)
     middle = (lo + hi) / 2
-    noise = torch.randn(1, *image_shape, generator=generator, device=getattr(generator, "device", None) or reference.device)
-    image = (middle + 0.05 * (hi - lo) * noise).to(reference)
-    with _inspection(model):
-        for step in range(1, num_iterations + 1):
-            dy, dx = torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator).tolist()
-            shifted = image.roll((dy, dx), dims=(2, 3)).requires_grad_(True)
-            objective = model(shifted)[0, target] - l2_reg * ((shifted - middle) ** 2).sum()
-            (grad,) = torch.autograd.grad(objective, shifted)
-            with torch.no_grad():
-                shifted = shifted + lr * grad / grad.norm().clamp(min=1e-12)
-                image = shifted.roll((-dy, -dx), dims=(2, 3)).clamp(lo, hi)
-                if blur_every and step % blur_every == 0:
-                    image = _gaussian_blur(image, blur_sigma)
-    return image[0].detach()
+    shifted_model = _Shifted(model, middle)
+    z = (
+        0.05
+        * (hi - lo)
+        * torch.randn(n, *image_shape, generator=generator, device=device)
+    )
+    z = z.to(next(model.parameters()).dtype)
+    for step in range(1, num_iterations + 1):
+        dy, dx = torch.randint(
+            -max_jitter,
+            max_jitter + 1,
+            (2,),
+            generator=generator,
+            device=device,
+        ).tolist()
+        z = class_visualization_step(
+            shifted_model,
+            z.roll((dy, dx), dims=(2, 3)),
+            target,
+            learning_rate=learning_rate,
+            l2_reg=l2_reg,
+        ).roll((-dy, -dx), dims=(2, 3))
+        z = z.clamp(lo - middle, hi - middle)
+        if blur_every and step % blur_every == 0:
+            z = _gaussian_blur(z, blur_sigma)
+    image = (z + middle).detach()
+    return image[0] if single else image
+
+
+def _check_visualization_args(
+    image_shape, num_iterations, blur_every, blur_sigma, max_jitter
+) -> None:
+    if (
+        not isinstance(image_shape, (tuple, list))
+        or len(image_shape) != 3
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0
+            for s in image_shape
+        )
+    ):
+        raise ValueError(
+            f"image_shape must be (C, H, W) of positive ints, got "
+            f"{image_shape!r}"
+        )
+    _validate.integer("num_iterations", num_iterations, minimum=0)
+    _validate.integer("blur_every", blur_every, minimum=0)
+    _validate.real("blur_sigma", blur_sigma, low=0)
+    _validate.integer("max_jitter", max_jitter, minimum=0)
+    if 2 * max_jitter >= min(image_shape[1:]):
+        raise ValueError(
+            f"max_jitter must be below half the image size "
+            f"{image_shape[1:]}, got {max_jitter}"
+        )
+
+
+def outer_ring_fraction(maps: Tensor, width: int) -> Tensor:
+    """Share of each non-negative map's total in its outer ring: (N,).
+
+    maps: (N, H, W); the ring is every pixel within `width` of the border.
+    """
+    if maps.ndim != 3 or bool((maps < 0).any()):
+        raise ValueError(
+            f"maps must be non-negative (N, H, W), got {tuple(maps.shape)}"
+        )
+    h, w = maps.shape[1:]
+    width = _validate.integer("width", width)
+    if 2 * width >= min(h, w):
+        raise ValueError(f"width must be below half of {h}x{w}, got {width}")
+    inner = maps[:, width : h - width, width : w - width].sum(dim=(1, 2))
+    total = maps.sum(dim=(1, 2)).clamp(min=torch.finfo(maps.dtype).tiny)
+    return 1 - inner / total
+
+
+def map_correlations(maps: Tensor, reference: Target) -> Tensor:
+    """Pearson correlation of each image's reference map with each map.
+
+    maps: (N, K, h, w), e.g. Grad-CAM for every class; reference: one index
+    in [0, K) per image. Returns (N, K); a constant map gives NaN (no
+    correlation is defined).
+    """
+    if maps.ndim != 4:
+        raise ValueError(f"maps must be (N, K, h, w), got {tuple(maps.shape)}")
+    n, k = maps.shape[:2]
+    ref = _target_tensor(reference, n, k, maps.device)
+    flat = maps.flatten(2)
+    flat = flat - flat.mean(dim=2, keepdim=True)
+    flat = flat / flat.norm(dim=2, keepdim=True)
+    chosen = flat[torch.arange(n, device=maps.device), ref]
+    return (flat * chosen[:, None]).sum(dim=2)

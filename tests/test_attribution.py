@@ -6,27 +6,45 @@ from torch import nn
 
 from hwlib.attribution import (
     class_visualization,
+    class_visualization_step,
     fooling_image,
     grad_cam,
     guided_backprop,
     guided_grad_cam,
+    map_correlations,
+    outer_ring_fraction,
+    random_direction_flips,
     saliency_map,
     upsample,
 )
 
 
 def random_cnn(seed, device="cpu"):
-    torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(8 * 4 * 4, 5),
-    )
+    with torch.random.fork_rng():  # the caller's global RNG is left alone
+        torch.manual_seed(seed)
+        model = nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(4, 6, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(8 * 4 * 4, 5),
+        )
     return model.double().to(device)
 
 
 def images(seed, n=3, device="cpu"):
-    return torch.rand(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(device)
+    return torch.rand(
+        n,
+        3,
+        8,
+        8,
+        generator=torch.Generator().manual_seed(seed),
+        dtype=torch.float64,
+    ).to(device)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -36,16 +54,25 @@ def test_saliency_is_max_abs_input_gradient_and_matches_captum(seed, device):
     ours = saliency_map(model, x, target)
     assert ours.shape == (3, 8, 8)
     xg = x.clone().requires_grad_(True)
-    model(xg).gather(1, torch.tensor(target, device=device)[:, None]).sum().backward()
-    torch.testing.assert_close(ours, xg.grad.abs().amax(1))  # the definition, by autograd
-    captum = Saliency(model).attribute(x, target=target).amax(1)  # abs=True by default
+    model(xg).gather(
+        1, torch.tensor(target, device=device)[:, None]
+    ).sum().backward()
+    torch.testing.assert_close(
+        ours, xg.grad.abs().amax(1)
+    )  # the definition, by autograd
+    captum = (
+        Saliency(model).attribute(x, target=target).amax(1)
+    )  # abs=True by default
     torch.testing.assert_close(ours, captum)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_guided_backprop_matches_captum(seed, device):
     model, x = random_cnn(seed, device), images(seed, device=device)
-    torch.testing.assert_close(guided_backprop(model, x, 2), GuidedBackprop(model).attribute(x, target=2))
+    torch.testing.assert_close(
+        guided_backprop(model, x, 2),
+        GuidedBackprop(model).attribute(x, target=2),
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -54,33 +81,54 @@ def test_grad_cam_definition_and_captum(seed, device):
     layer = model[5]  # the last convolution, 4x4 maps
     ours = grad_cam(model, layer, x, [1, 2, 3])
     assert ours.shape == (3, 4, 4)
-    captum = LayerGradCam(model, layer).attribute(x, target=[1, 2, 3], relu_attributions=True)[:, 0]
+    captum = LayerGradCam(model, layer).attribute(
+        x, target=[1, 2, 3], relu_attributions=True
+    )[:, 0]
     torch.testing.assert_close(ours, captum)
     # the definition, written out: activations and their gradient by autograd
     feats = model[:6](x)
     feats.retain_grad()
-    model[6:](feats).gather(1, torch.tensor([[1], [2], [3]], device=device)).sum().backward()
+    model[6:](feats).gather(
+        1, torch.tensor([[1], [2], [3]], device=device)
+    ).sum().backward()
     alpha = feats.grad.mean((2, 3), keepdim=True)
-    torch.testing.assert_close(ours, torch.relu((alpha * feats).sum(1)).detach())
+    torch.testing.assert_close(
+        ours, torch.relu((alpha * feats).sum(1)).detach()
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_guided_grad_cam_matches_captum_with_nearest_upsampling(seed):
     model, x = random_cnn(seed), images(seed)
     ours = guided_grad_cam(model, model[5], x, 4, mode="nearest")
-    torch.testing.assert_close(ours, GuidedGradCam(model, model[5]).attribute(x, target=4))
+    torch.testing.assert_close(
+        ours, GuidedGradCam(model, model[5]).attribute(x, target=4)
+    )
 
 
 def test_captum_reference_values_on_its_one_conv_model():
-    """Captum's own published expectations for BasicModel_ConvNet_One_Conv (its test suite)."""
+    """Captum's own expected values for BasicModel_ConvNet_One_Conv
+    (from its test suite)."""
     net = BasicModel_ConvNet_One_Conv()
     inp = torch.arange(16, dtype=torch.float).view(1, 1, 4, 4)
-    torch.testing.assert_close(grad_cam(net, net.conv1, inp, 0)[0], torch.tensor([[11.25, 13.5], [20.25, 22.5]]))
-    torch.testing.assert_close(grad_cam(net, net.relu1, inp, 0)[0], torch.tensor([[0.0, 4.0], [28.0, 32.5]]))
-    gb = torch.tensor([[0.0, 1, 1, 1], [1, 3, 3, 2], [1, 3, 3, 2], [1, 2, 2, 1]])
+    torch.testing.assert_close(
+        grad_cam(net, net.conv1, inp, 0)[0],
+        torch.tensor([[11.25, 13.5], [20.25, 22.5]]),
+    )
+    torch.testing.assert_close(
+        grad_cam(net, net.relu1, inp, 0)[0],
+        torch.tensor([[0.0, 4.0], [28.0, 32.5]]),
+    )
+    gb = torch.tensor(
+        [[0.0, 1, 1, 1], [1, 3, 3, 2], [1, 3, 3, 2], [1, 2, 2, 1]]
+    )
     torch.testing.assert_close(guided_backprop(net, inp, 0)[0, 0], gb)
-    ggc = torch.tensor([[0.0, 0, 4, 4], [0, 0, 12, 8], [28, 84, 97.5, 65], [28, 56, 65, 32.5]])
-    torch.testing.assert_close(guided_grad_cam(net, net.relu1, inp, 0, mode="nearest")[0, 0], ggc)
+    ggc = torch.tensor(
+        [[0.0, 0, 4, 4], [0, 0, 12, 8], [28, 84, 97.5, 65], [28, 56, 65, 32.5]]
+    )
+    torch.testing.assert_close(
+        guided_grad_cam(net, net.relu1, inp, 0, mode="nearest")[0, 0], ggc
+    )
 
 
 def test_model_mode_and_parameters_are_left_unchanged():
@@ -89,45 +137,265 @@ def test_model_mode_and_parameters_are_left_unchanged():
     model[0].weight.requires_grad_(False)
     before = [p.detach().clone() for p in model.parameters()]
     flags = [p.requires_grad for p in model.parameters()]
-    saliency_map(model, x, 0), guided_backprop(model, x, 0), grad_cam(model, model[5], x, 0)
-    fooling_image(model, x, 1, max_iter=3)
+    (
+        saliency_map(model, x, 0),
+        guided_backprop(model, x, 0),
+        grad_cam(model, model[5], x, 0),
+    )
+    fooling_image(model, x, 1, num_iterations=3)
     class_visualization(model, 0, image_shape=(3, 8, 8), num_iterations=3)
     assert model.training
     assert [p.requires_grad for p in model.parameters()] == flags
     assert all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
     assert all(p.grad is None for p in model.parameters())
-    assert not any(m._backward_hooks or m._forward_hooks for m in model.modules())  # hooks removed
+    assert not any(
+        m._backward_hooks or m._forward_hooks for m in model.modules()
+    )  # hooks removed
 
 
 def test_fooling_image_reaches_the_target_and_stays_in_range():
     model, x = random_cnn(3), images(3, n=4)
-    target = model(x).topk(2, dim=1).indices[:, 1]  # the runner-up class of each image
-    result = fooling_image(model, x, target, lr=0.05, max_iter=500)
+    target = (
+        model(x).topk(2, dim=1).indices[:, 1]
+    )  # the runner-up class of each image
+    result = fooling_image(
+        model, x, target, learning_rate=0.05, num_iterations=500
+    )
     assert all(result.fooled)
     assert torch.equal(model(result.image).argmax(1), target)
     assert result.image.min() >= 0 and result.image.max() <= 1
-    assert all(0 < i <= 500 for i in result.iterations) and all(v > 0 for v in result.linf)
+    assert all(0 < i <= 500 for i in result.iterations) and all(
+        v > 0 for v in result.linf
+    )
 
 
 def test_class_visualization_raises_the_target_score():
     model = random_cnn(4)
     g = torch.Generator().manual_seed(0)
-    start = class_visualization(model, 2, image_shape=(3, 8, 8), num_iterations=0, generator=g)
-    image = class_visualization(model, 2, image_shape=(3, 8, 8), num_iterations=100, generator=torch.Generator().manual_seed(0))
+    start = class_visualization(
+        model, 2, image_shape=(3, 8, 8), num_iterations=0, generator=g
+    )
+    image = class_visualization(
+        model,
+        2,
+        image_shape=(3, 8, 8),
+        num_iterations=30,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert image.shape == (3, 8, 8) and image.min() >= 0 and image.max() <= 1
     assert model(image[None])[0, 2] > model(start[None])[0, 2]
 
 
 def test_bad_inputs():
     model, x = random_cnn(0), images(0)
-    with pytest.raises(ValueError, match=r"target must be an int or 3 class indices"):
+    with pytest.raises(
+        ValueError, match=r"target must be an int in \[0, 5\) or 3"
+    ):
         saliency_map(model, x, [0, 1])
     with pytest.raises(ValueError, match=r"batch of images \(N, C, H, W\)"):
         saliency_map(model, x[0], 0)
     with pytest.raises(ValueError, match="nn.ReLU modules; found none"):
-        guided_backprop(nn.Sequential(nn.Flatten(), nn.Linear(192, 2)).double(), x, 0)
+        guided_backprop(
+            nn.Sequential(nn.Flatten(), nn.Linear(192, 2)).double(), x, 0
+        )
     with pytest.raises(ValueError, match="inplace=False"):
-        guided_backprop(nn.Sequential(nn.Flatten(), nn.Linear(192, 2), nn.ReLU(inplace=True)).double(), x, 0)
+        guided_backprop(
+            nn.Sequential(
+                nn.Flatten(), nn.Linear(192, 2), nn.ReLU(inplace=True)
+            ).double(),
+            x,
+            0,
+        )
     with pytest.raises(ValueError, match="was not called"):
         grad_cam(model, nn.Conv2d(1, 1, 1), x, 0)
     assert upsample(torch.ones(2, 4, 4), (8, 8)).shape == (2, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "target, error, words",
+    [
+        (-1, ValueError, "got -1"),
+        (5, ValueError, "got 5"),
+        (10, ValueError, "the model has 5 classes"),
+        (1.7, TypeError, "1.7"),
+        (True, TypeError, "a bool"),
+        ([0, 1, 1.5], TypeError, "float"),
+        (torch.tensor([1.0, 2.0, 0.0]), TypeError, "float"),
+        (torch.tensor([True, False, True]), TypeError, "bool"),
+        ([0, 1, 7], ValueError, "got 7"),
+        ("cat", TypeError, "cat"),
+    ],
+)
+def test_bad_targets_are_refused_by_name_value_and_range(target, error, words):
+    model, x = random_cnn(0), images(0)
+    for fn in (
+        lambda: saliency_map(model, x, target),
+        lambda: grad_cam(model, model[5], x, target),
+        lambda: fooling_image(model, x, target, num_iterations=1),
+        lambda: class_visualization_step(
+            model, x, target, learning_rate=0.1, l2_reg=0.0
+        ),
+    ):
+        with pytest.raises(error, match="target") as info:
+            fn()
+        assert words in str(info.value)
+        if error is ValueError:
+            assert "[0, 5)" in str(info.value)
+
+
+def test_good_target_forms_agree():
+    model, x = random_cnn(0), images(0)
+    reference = saliency_map(model, x, [2, 2, 2])
+    for target in (2, torch.tensor(2), torch.tensor([2, 2, 2]), (2, 2, 2)):
+        torch.testing.assert_close(saliency_map(model, x, target), reference)
+
+
+@pytest.mark.parametrize("l2_reg", [0.0, 0.3])
+def test_class_visualization_step_is_the_normalised_ascent_step(l2_reg):
+    model, x = random_cnn(1), images(1)
+    target = [0, 4, 2]
+    step = class_visualization_step(
+        model, x, target, learning_rate=0.5, l2_reg=l2_reg
+    )
+    # reference: the objective's gradient by Captum (score) plus the
+    # penalty's gradient written out, -2 * l2_reg * I
+    g = Saliency(model).attribute(x, target=target, abs=False)
+    g = g - 2 * l2_reg * x
+    norm = g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    torch.testing.assert_close(step, x + 0.5 * g / norm)
+    assert (step - x).flatten(1).norm(dim=1).sub(0.5).abs().max() < 1e-12
+    # a flipped regulariser sign gives another step (the check can fail)
+    wrong = x + 0.5 * (g + 4 * l2_reg * x) / norm
+    if l2_reg:
+        assert not torch.allclose(step, wrong)
+
+
+def test_class_visualization_is_built_on_the_step():
+    """One iteration, no jitter, no blur, a range too wide to clamp: the
+    result is the middle grey plus one step on the centred image."""
+    model = random_cnn(2)
+    kwargs = dict(
+        image_shape=(3, 8, 8),
+        num_iterations=1,
+        blur_every=0,
+        max_jitter=0,
+        value_range=(-50.0, 52.0),
+    )
+    image = class_visualization(
+        model,
+        [1, 3],
+        learning_rate=0.7,
+        l2_reg=0.01,
+        generator=torch.Generator().manual_seed(5),
+        **kwargs,
+    )
+    g = torch.Generator().manual_seed(5)
+    z = (0.05 * 102 * torch.randn(2, 3, 8, 8, generator=g)).double()
+    torch.randint(0, 1, (2,), generator=g)  # the (zero) jitter draw
+
+    class Shifted(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, v):
+            return self.model(v + 1.0)
+
+    expected = 1.0 + class_visualization_step(
+        Shifted(), z.double(), [1, 3], learning_rate=0.7, l2_reg=0.01
+    )
+    assert image.shape == (2, 3, 8, 8)
+    torch.testing.assert_close(image, expected)
+
+
+def test_class_visualization_targets_blur_and_generator():
+    model = random_cnn(4)
+    kwargs = dict(image_shape=(3, 8, 8), num_iterations=4, blur_every=2)
+    state = torch.random.get_rng_state()
+    one = class_visualization(
+        model,
+        torch.tensor(1),
+        blur_sigma=0.0,
+        generator=torch.Generator().manual_seed(0),
+        **kwargs,
+    )
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert one.shape == (3, 8, 8) and bool(one.isfinite().all())
+    many = class_visualization(
+        model, [0, 1], generator=torch.Generator().manual_seed(0), **kwargs
+    )
+    assert many.shape == (2, 3, 8, 8)
+    for bad, word in [
+        (dict(blur_sigma=-1.0), "blur_sigma"),
+        (dict(blur_sigma=float("nan")), "blur_sigma"),
+        (dict(value_range=(1.0, 0.0)), "value_range"),
+        (dict(value_range=(0.0, 0.0)), "value_range"),
+        (dict(num_iterations=-1), "num_iterations"),
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(l2_reg=-1.0), "l2_reg"),
+        (dict(max_jitter=4), "max_jitter"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=word):
+            class_visualization(model, 1, **{**kwargs, **bad})
+    with pytest.raises(ValueError, match="target"):
+        class_visualization(model, -1, **kwargs)
+
+
+def test_fooling_image_refuses_bad_arguments():
+    model, x = random_cnn(0), images(0)
+    for bad, word in [
+        (dict(learning_rate=-0.1), "learning_rate"),
+        (dict(num_iterations=2.5), "num_iterations"),
+        (dict(value_range=(1, 0)), "value_range"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=word):
+            fooling_image(model, x, 1, **bad)
+
+
+def test_random_direction_flips_counts_changed_predictions():
+    model, x = random_cnn(3), images(3, n=2)
+    g = torch.Generator().manual_seed(0)
+    counts = random_direction_flips(
+        model, x, [0.0, 0.0], num_directions=20, generator=g
+    )
+    assert counts == [0, 0]  # no change, no flip
+    # brute force: the same draws, image by image
+    g1, g2 = (torch.Generator().manual_seed(1) for _ in range(2))
+    counts = random_direction_flips(
+        model,
+        x,
+        [20.0, 50.0],
+        num_directions=30,
+        value_range=(-1e3, 1e3),
+        generator=g1,
+    )
+    expected = []
+    for image, norm in zip(x, [20.0, 50.0]):
+        d = torch.randn(30, 3, 8, 8, generator=g2, dtype=torch.float64)
+        moved = image + norm * d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+        before = model(image[None]).argmax(1)
+        changed = model(moved).argmax(1) != before
+        expected.append(int(changed.sum()))
+    assert counts == expected and any(counts)
+    with pytest.raises(ValueError, match="norms"):
+        random_direction_flips(model, x, [1.0])
+    with pytest.raises(ValueError, match="norms"):
+        random_direction_flips(model, x, [1.0, -1.0])
+
+
+def test_outer_ring_fraction_and_map_correlations():
+    maps = torch.ones(2, 8, 8)
+    torch.testing.assert_close(
+        outer_ring_fraction(maps, 2), torch.full((2,), 1 - 16 / 64)
+    )
+    ring = torch.zeros(1, 8, 8)
+    ring[0, 0] = 1
+    assert outer_ring_fraction(ring, 1).item() == 1.0
+    with pytest.raises(ValueError, match="width"):
+        outer_ring_fraction(maps, 4)
+    g = torch.Generator().manual_seed(0)
+    m = torch.rand(3, 4, 5, 5, generator=g, dtype=torch.float64)
+    r = map_correlations(m, [0, 2, 3])
+    for i, ref in enumerate([0, 2, 3]):
+        expected = torch.corrcoef(m[i].flatten(1))[ref]
+        torch.testing.assert_close(r[i], expected)
