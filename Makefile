@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test test-fast test-colab test-browser book sync clean
+.PHONY: test test-fast test-colab test-browser book sync clean lint format assignments
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ sync: $(STAMP)
 clean:
 	rm -rf _build
 
+# Student notebooks assignments/<chapter>.ipynb (nbgrader format): questions and set-up kept,
+# answers replaced by stubs and hwlib.check cells (tools/assignments.toml says which).
+# NBGRADER_SOURCE=dir also writes nbgrader's source notebooks, with the reference answers.
+assignments: $(STAMP)
+	$(PY) tools/make_assignments.py $(if $(NBGRADER_SOURCE),--source $(NBGRADER_SOURCE))
+
 # Each chapter's .ipynb in a bare venv whose only set-up is the notebook's first cell (slow).
 test-colab: $(STAMP)
 	$(PY) -m pytest -m colab -v $(PYTEST_ARGS)
@@ -43,3 +49,17 @@ test-colab: $(STAMP)
 # The built HTML in headless Chromium (needs: apt-get install chromium chromium-driver; run after make book).
 test-browser: $(STAMP)
 	$(PY) -m pytest -m browser -v $(PYTEST_ARGS)
+
+# ruff (settings in pyproject.toml) over the code and the chapters' code cells.
+LINTED := hwlib tests bench tools
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(PY) tools/format_chapters.py --check
+
+# Fix what ruff can fix, format, and write the chapters' cells back (then their .ipynb twins).
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix --exit-zero -q $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
+	$(PY) tools/format_chapters.py
+	$(MAKE) sync
