@@ -15,7 +15,10 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+# the chapters and the student notebooks made from them (make assignments)
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb")) + sorted(
+    (ROOT / "assignments").glob("*.ipynb")
+)
 NEEDS_DATA = {"cifar10.ipynb", "paper_review.ipynb", "input_gradients.ipynb"}
 
 
@@ -32,7 +35,9 @@ def bare_kernel(tmp_path_factory):
 
 
 @pytest.mark.colab
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_notebook_runs_in_a_bare_environment(path, bare_kernel, tmp_path, monkeypatch):
     if path.name in NEEDS_DATA and not os.environ.get("HWLIB_CIFAR10"):
         pytest.skip(f"{path.name} needs CIFAR-10: set HWLIB_CIFAR10")

@@ -191,6 +191,8 @@ def _directive(match: re.Match) -> str:
 def to_jupyter_markdown(text: str, macros: dict[str, str]) -> str:
     """Jupyter-readable markdown: no MyST targets or roles, directives as
     quotes, TeX macros expanded."""
+    # the chapter's own link to its student notebook makes no sense inside it
+    text = re.sub(r"(?m)^\*\*As homework:\*\*.*(?:\n(?!\n).*)*", "", text)
     text = FENCED.sub(_directive, text + "\n")
     text = TARGET.sub("", text)
     text = ROLE.sub(_role, text)
@@ -391,13 +393,15 @@ def check_cell(
 
 
 def _nbgrader(
+    cell,
     grade_id: str,
     *,
     solution: bool,
     grade: bool,
     locked: bool,
     points: float | None = None,
-) -> dict:
+):
+    """cell, with its nbgrader metadata (schema 3) set."""
     meta = {
         "grade": grade,
         "grade_id": grade_id,
@@ -408,7 +412,8 @@ def _nbgrader(
     }
     if grade:
         meta["points"] = points
-    return {"nbgrader": meta}
+    cell.metadata.update({"nbgrader": meta})
+    return cell
 
 
 def _stub_name(entry: dict) -> str:
@@ -441,23 +446,24 @@ def answer_cells(entry: dict, gid: str, source: bool):
         value = (name, entry.get("unanswered", "None"))
     else:
         raise ValueError(f"{gid}: an entry needs function, class or value")
-    stub_cell = nbformat.v4.new_code_cell(stub)
-    stub_cell.metadata.update(
-        _nbgrader(f"{gid}-{name}", solution=True, grade=False, locked=False)
+    stub_cell = _nbgrader(
+        nbformat.v4.new_code_cell(stub),
+        f"{gid}-{name}",
+        solution=True,
+        grade=False,
+        locked=False,
     )
-    checks = []
-    for k, check in enumerate(entry["checks"]):
-        cell = nbformat.v4.new_code_cell(check_cell(check, source, value))
-        cell.metadata.update(
-            _nbgrader(
-                f"{gid}-{name}-check{k + 1}",
-                solution=False,
-                grade=True,
-                locked=True,
-                points=entry.get("points", 1),
-            )
+    checks = [
+        _nbgrader(
+            nbformat.v4.new_code_cell(check_cell(check, source, value)),
+            f"{gid}-{name}-check{k + 1}",
+            solution=False,
+            grade=True,
+            locked=True,
+            points=entry.get("points", 1),
         )
-        checks.append(cell)
+        for k, check in enumerate(entry["checks"])
+    ]
     return stub_cell, checks
 
 
@@ -726,15 +732,13 @@ def build(path: Path, config: dict, *, source: bool = False):
                     if source
                     else TEXT_STUB
                 )
-                cell = nbformat.v4.new_markdown_cell(text)
-                cell.metadata.update(
-                    _nbgrader(
-                        f"{gid}-answer",
-                        solution=True,
-                        grade=True,
-                        locked=False,
-                        points=points.get("written", 1),
-                    )
+                cell = _nbgrader(
+                    nbformat.v4.new_markdown_cell(text),
+                    f"{gid}-answer",
+                    solution=True,
+                    grade=True,
+                    locked=False,
+                    points=points.get("written", 1),
                 )
                 cells.append(cell)
             entries = answers.get(label, [])
