@@ -120,6 +120,14 @@ def real_tensor(name: str, value, *, dtype=None) -> Tensor:
     return t
 
 
+def as_tensor(name: str, value, expected: str) -> Tensor:
+    """torch.as_tensor(value), or a TypeError: name must be expected."""
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be {expected}, got {value!r}") from None
+
+
 def generator(value, device) -> torch.Generator | None:
     """None, or a torch.Generator on the device of the tensors it draws."""
     if value is None:

@@ -40,12 +40,7 @@ def _target_tensor(
     if isinstance(target, numbers.Integral):
         t = torch.tensor(int(target))
     else:
-        try:
-            t = torch.as_tensor(target)
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(
-                f"target must be {expected}, got {target!r}"
-            ) from None
+        t = _validate.as_tensor("target", target, expected)
         if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
             raise TypeError(
                 f"target must be {expected}, got {target!r} ({t.dtype})"
@@ -415,6 +410,7 @@ class _Shifted(nn.Module):
     def __init__(self, model: nn.Module, offset: float) -> None:
         super().__init__()
         self.model, self.offset = model, offset
+        self.train(model.training)  # else _inspection restores train mode
 
     def forward(self, z: Tensor) -> Tensor:
         return self.model(z + self.offset)

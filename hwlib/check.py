@@ -499,8 +499,20 @@ def _make(cls, *args):
     return cls(*args) if args else cls()
 
 
-def _upstream(shape, g: torch.Generator) -> Tensor:
+def _randn(g: torch.Generator, *shape: int) -> Tensor:
+    """float64 standard-normal draws of this shape from g."""
     return torch.randn(shape, generator=g, dtype=torch.float64)
+
+
+def _run_cases(title: str, make_cases: Callable, case: Callable, *args):
+    """A Report titled title, from one generator g seeded with 0: first
+    make_cases(g) -> {name: input}, then case(report, *args, name, input,
+    g) for each, in order (so every case sees the same draws each run)."""
+    report = Report(title)
+    g = torch.Generator().manual_seed(0)
+    for name, x in make_cases(g).items():
+        case(report, *args, name, x, g)
+    return report
 
 
 # ---------------------------------------------------------------------------
@@ -513,13 +525,13 @@ _WEIGHT_T = (
 )
 
 
-def _linear_case(report, cls, name, x, n_out, g) -> None:
-    w = torch.randn(n_out, x.shape[1], generator=g, dtype=torch.float64)
-    b = torch.randn(n_out, generator=g, dtype=torch.float64)
+def _linear_case(report, cls, n_out, name, x, g) -> None:
+    w = _randn(g, n_out, x.shape[1])
+    b = _randn(g, n_out)
     wr, br = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
     xr = x.clone().requires_grad_(True)
     out = F.linear(xr, wr, br)
-    up = _upstream(out.shape, g)
+    up = _randn(g, *out.shape)
     out.backward(up)
 
     def forward(mode):
@@ -559,25 +571,22 @@ def check_linear(cls, in_features: int = 5, out_features: int = 3) -> Report:
     after setting .weight (out, in) and .bias (out,) to known float64
     values (torch tensors, or numpy arrays if torch inputs raise).
     """
-    report = Report(f"check_linear({_name(cls)})")
-    g = torch.Generator().manual_seed(0)
-    cases = {
-        "one example": torch.randn(
-            1, in_features, generator=g, dtype=torch.float64
-        ),
-        "batch of 4": torch.randn(
-            4, in_features, generator=g, dtype=torch.float64
-        ),
-        "zero input": torch.zeros(3, in_features, dtype=torch.float64),
-    }
-    for name, x in cases.items():
-        _linear_case(report, cls, name, x, out_features, g)
-    return report
+    return _run_cases(
+        f"check_linear({_name(cls)})",
+        lambda g: {
+            "one example": _randn(g, 1, in_features),
+            "batch of 4": _randn(g, 4, in_features),
+            "zero input": torch.zeros(3, in_features, dtype=torch.float64),
+        },
+        _linear_case,
+        cls,
+        out_features,
+    )
 
 
 def _relu_case(report, cls, name, x, g) -> None:
     xr = x.clone().requires_grad_(True)
-    up = _upstream(x.shape, g)
+    up = _randn(g, *x.shape)
     torch.relu(xr).backward(up)
 
     def forward(mode):
@@ -602,32 +611,37 @@ def check_relu(cls) -> Report:
 
     At exactly x = 0 the gradient must be 0, PyTorch's convention.
     """
-    report = Report(f"check_relu({_name(cls)})")
-    g = torch.Generator().manual_seed(0)
-    cases = {
-        "one example": torch.randn(1, 5, generator=g, dtype=torch.float64),
-        "batch of 6": torch.randn(6, 4, generator=g, dtype=torch.float64),
-        "exact zeros": torch.tensor(
-            [[0.0, -0.0, 1.0, -1.0]] * 2, dtype=torch.float64
-        ),
-        "large values": 1e6
-        * torch.randn(3, 4, generator=g, dtype=torch.float64),
-    }
-    for name, x in cases.items():
-        _relu_case(report, cls, name, x, g)
-    return report
+    return _run_cases(
+        f"check_relu({_name(cls)})",
+        lambda g: {
+            "one example": _randn(g, 1, 5),
+            "batch of 6": _randn(g, 6, 4),
+            "exact zeros": torch.tensor(
+                [[0.0, -0.0, 1.0, -1.0]] * 2, dtype=torch.float64
+            ),
+            "large values": 1e6 * _randn(g, 3, 4),
+        },
+        _relu_case,
+        cls,
+    )
+
+
+def _cross_entropy_reference(logits: Tensor, g) -> tuple[Tensor, ...]:
+    """(target, loss, dL/dlogits): random classes (N,) drawn from g, and
+    F.cross_entropy's mean loss and its gradient by autograd."""
+    target = torch.randint(0, logits.shape[1], (len(logits),), generator=g)
+    z = logits.clone().requires_grad_(True)
+    loss = F.cross_entropy(z, target)
+    loss.backward()
+    return target, loss.detach(), z.grad
 
 
 def _cross_entropy_case(report, cls, name, logits, g) -> None:
-    target = torch.randint(0, logits.shape[1], (len(logits),), generator=g)
-    zr = logits.clone().requires_grad_(True)
-    loss_ref = F.cross_entropy(zr, target)
-    loss_ref.backward()
+    target, loss_ref, grad_ref = _cross_entropy_reference(logits, g)
 
     def forward(mode):
         loss_fn = _make(cls)
-        t = target.numpy().copy() if mode == "numpy" else target.clone()
-        return loss_fn, loss_fn.forward(_in_mode(logits, mode), t)
+        return loss_fn, loss_fn.forward(*_in_mode((logits, target), mode))
 
     result, mode = _try_modes(
         report, f"{name}: forward", forward, ("torch", "numpy")
@@ -636,12 +650,10 @@ def _cross_entropy_case(report, cls, name, logits, g) -> None:
         return
     loss_fn, loss = result
     ctx = {"batch_size": len(logits)}
-    report.compare(
-        f"{name}: loss (mean over the batch)", loss, loss_ref.detach(), ctx
-    )
+    report.compare(f"{name}: loss (mean over the batch)", loss, loss_ref, ctx)
     grad = report.run(f"{name}: backward", loss_fn.backward)
     if grad is not FAILED:
-        report.compare(f"{name}: dL/dlogits", grad, zr.grad, ctx)
+        report.compare(f"{name}: dL/dlogits", grad, grad_ref, ctx)
 
 
 @_guarded
@@ -651,19 +663,17 @@ def check_cross_entropy(cls) -> Report:
     Compares the loss with F.cross_entropy (mean over the batch) and
     backward() with dL/dlogits = (softmax - one_hot) / N.
     """
-    report = Report(f"check_cross_entropy({_name(cls)})")
-    g = torch.Generator().manual_seed(0)
-    f64 = torch.float64
-    cases = {
-        "one example": torch.randn(1, 10, generator=g, dtype=f64),
-        "batch of 8": torch.randn(8, 10, generator=g, dtype=f64),
-        "zero logits": torch.zeros(4, 10, dtype=f64),
-        "large logits (±1e4)": 1e4
-        * torch.randn(4, 10, generator=g, dtype=f64).sign(),
-    }
-    for name, logits in cases.items():
-        _cross_entropy_case(report, cls, name, logits, g)
-    return report
+    return _run_cases(
+        f"check_cross_entropy({_name(cls)})",
+        lambda g: {
+            "one example": _randn(g, 1, 10),
+            "batch of 8": _randn(g, 8, 10),
+            "zero logits": torch.zeros(4, 10, dtype=torch.float64),
+            "large logits (±1e4)": 1e4 * _randn(g, 4, 10).sign(),
+        },
+        _cross_entropy_case,
+        cls,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -691,11 +701,11 @@ def _unpack(report, case, value, names: tuple[str, ...]):
 
 def _affine_case(report, forward, backward, name, x, g) -> None:
     d, m = int(np.prod(x.shape[1:])), 3
-    w = torch.randn(d, m, generator=g, dtype=torch.float64)
-    b = torch.randn(m, generator=g, dtype=torch.float64)
+    w = _randn(g, d, m)
+    b = _randn(g, m)
     xr, wr, br = (t.clone().requires_grad_(True) for t in (x, w, b))
     out_ref = xr.reshape(len(x), d) @ wr + br
-    up = _upstream(out_ref.shape, g)
+    up = _randn(g, *out_ref.shape)
     out_ref.backward(up)
 
     def call(mode):
@@ -739,26 +749,22 @@ def check_affine_functions(forward: Callable, backward: Callable) -> Report:
     w is laid out (D, M), out = x.reshape(N, D) @ w + b; dx has x's shape.
     Inputs are numpy arrays (torch tensors if numpy raises).
     """
-    report = Report(
-        f"check_affine_functions({_name(forward)}, {_name(backward)})"
+    return _run_cases(
+        f"check_affine_functions({_name(forward)}, {_name(backward)})",
+        lambda g: {
+            "one example (1, 6)": _randn(g, 1, 6),
+            "batch of 4 images (4, 2, 3)": _randn(g, 4, 2, 3),
+            "batch of 5 (5, 6)": _randn(g, 5, 6),
+        },
+        _affine_case,
+        forward,
+        backward,
     )
-    g = torch.Generator().manual_seed(0)
-    f64 = torch.float64
-    cases = {
-        "one example (1, 6)": torch.randn(1, 6, generator=g, dtype=f64),
-        "batch of 4 images (4, 2, 3)": torch.randn(
-            4, 2, 3, generator=g, dtype=f64
-        ),
-        "batch of 5 (5, 6)": torch.randn(5, 6, generator=g, dtype=f64),
-    }
-    for name, x in cases.items():
-        _affine_case(report, forward, backward, name, x, g)
-    return report
 
 
 def _relu_functions_case(report, forward, backward, name, x, g) -> None:
     xr = x.clone().requires_grad_(True)
-    up = _upstream(x.shape, g)
+    up = _randn(g, *x.shape)
     torch.relu(xr).backward(up)
     result, mode = _try_modes(
         report,
@@ -783,32 +789,26 @@ def check_relu_functions(forward: Callable, backward: Callable) -> Report:
 
     dx = dout * [x > 0]: 0 at exactly x = 0, PyTorch's convention.
     """
-    report = Report(
-        f"check_relu_functions({_name(forward)}, {_name(backward)})"
+    return _run_cases(
+        f"check_relu_functions({_name(forward)}, {_name(backward)})",
+        lambda g: {
+            "one example": _randn(g, 1, 5),
+            "batch of 4 images (4, 2, 3)": _randn(g, 4, 2, 3),
+            "exact zeros": torch.tensor(
+                [[0.0, -0.0, 2.0, -2.0]] * 2, dtype=torch.float64
+            ),
+        },
+        _relu_functions_case,
+        forward,
+        backward,
     )
-    g = torch.Generator().manual_seed(0)
-    f64 = torch.float64
-    cases = {
-        "one example": torch.randn(1, 5, generator=g, dtype=f64),
-        "batch of 4 images (4, 2, 3)": torch.randn(
-            4, 2, 3, generator=g, dtype=f64
-        ),
-        "exact zeros": torch.tensor([[0.0, -0.0, 2.0, -2.0]] * 2, dtype=f64),
-    }
-    for name, x in cases.items():
-        _relu_functions_case(report, forward, backward, name, x, g)
-    return report
 
 
 def _softmax_loss_case(report, fn, name, x, g) -> None:
-    y = torch.randint(0, x.shape[1], (len(x),), generator=g)
-    xr = x.clone().requires_grad_(True)
-    loss_ref = F.cross_entropy(xr, y)
-    loss_ref.backward()
+    y, loss_ref, dx_ref = _cross_entropy_reference(x, g)
 
     def call(mode):
-        labels = y.numpy().copy() if mode == "numpy" else y.clone()
-        return fn(_in_mode(x, mode), labels)
+        return _call_in(fn, (x, y), mode)
 
     result, mode = _try_modes(report, name, call, ("numpy", "torch"))
     if mode is None:
@@ -818,9 +818,9 @@ def _softmax_loss_case(report, fn, name, x, g) -> None:
         return
     ctx = {"batch_size": len(x)}
     report.compare(
-        f"{name}: loss (mean over the batch)", pair[0], loss_ref.detach(), ctx
+        f"{name}: loss (mean over the batch)", pair[0], loss_ref, ctx
     )
-    report.compare(f"{name}: dx", pair[1], xr.grad, ctx)
+    report.compare(f"{name}: dx", pair[1], dx_ref, ctx)
 
 
 @_guarded
@@ -829,18 +829,16 @@ def check_softmax_loss(fn: Callable) -> Report:
 
     x: scores (N, C), y: labels (N,) of ints; dx = (softmax(x) - onehot)/N.
     """
-    report = Report(f"check_softmax_loss({_name(fn)})")
-    g = torch.Generator().manual_seed(0)
-    f64 = torch.float64
-    cases = {
-        "one example": torch.randn(1, 10, generator=g, dtype=f64),
-        "batch of 8": torch.randn(8, 10, generator=g, dtype=f64),
-        "large scores (±1e4)": 1e4
-        * torch.randn(4, 10, generator=g, dtype=f64).sign(),
-    }
-    for name, x in cases.items():
-        _softmax_loss_case(report, fn, name, x, g)
-    return report
+    return _run_cases(
+        f"check_softmax_loss({_name(fn)})",
+        lambda g: {
+            "one example": _randn(g, 1, 10),
+            "batch of 8": _randn(g, 8, 10),
+            "large scores (±1e4)": 1e4 * _randn(g, 4, 10).sign(),
+        },
+        _softmax_loss_case,
+        fn,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1173,7 +1171,7 @@ def _check_product(report, A, reference, kernel, args, transposed) -> None:
     never contradicts the entry check.
     """
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(3, 1, *args[0], generator=g, dtype=torch.float64)
+    x = _randn(g, 3, 1, *args[0])
     op = F.conv_transpose2d if transposed else F.conv2d
     y = op(x, kernel[None, None], stride=args[1], padding=args[2])
     error = (A @ x.flatten(1).T - y.flatten(1).T).abs()
@@ -1798,7 +1796,7 @@ def check_gradient_formula(fn: Callable) -> Report:
             W = torch.randn(
                 d, d, generator=g, dtype=torch.float64, requires_grad=True
             )
-            x = torch.randn(d, generator=g, dtype=torch.float64)
+            x = _randn(g, d)
             (reference,) = torch.autograd.grad(residual_relu_loss(W, x), W)
             case = f"d = {d}, seed {seed}"
             attempt = functools.partial(_call_in, fn, (W.detach(), x))

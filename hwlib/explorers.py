@@ -186,6 +186,26 @@ def _box(x0: float, x1: float, y0: float, y1: float) -> dict[str, list]:
     return {"x": [x0, x1, x1, x0, x0, None], "y": [y0, y0, y1, y1, y0, None]}
 
 
+def _weight_heatmap(
+    values: torch.Tensor, names: list[str], gap: int, hover: str, **extra
+) -> go.Heatmap:
+    """values (entry numbers 1..len(names), 0 for none) in blues, each
+    cell labelled with its weight's name (blank where 0)."""
+    rows = values.tolist()
+    return go.Heatmap(
+        z=rows,
+        text=[["" if v == 0 else names[int(v) - 1] for v in r] for r in rows],
+        zmin=0,
+        zmax=len(names),
+        colorscale="Blues",
+        showscale=False,
+        xgap=gap,
+        ygap=gap,
+        hovertemplate=hover,
+        **extra,
+    )
+
+
 def conv_explorer(
     kernel_size: int = 3,
     input_size: int = 5,
@@ -223,30 +243,13 @@ def conv_explorer(
     names = [
         f"w{a}{b}" for a in range(kernel_size) for b in range(kernel_size)
     ]
-    label = [
-        ["" if v == 0 else names[int(v) - 1] for v in row]
-        for row in A.tolist()
-    ]
-    matrix = go.Heatmap(
-        z=A.tolist(),
-        text=label,
-        zmin=0,
-        zmax=kernel_size**2,
-        colorscale="Blues",
-        showscale=False,
-        xgap=1,
-        ygap=1,
-        hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
+    matrix = _weight_heatmap(
+        A, names, 1, "row %{y}, col %{x}: %{text}<extra></extra>"
     )
     frames, labels = [], []
     lo, hi = -padding - 0.5, input_size + padding - 0.5
     for row in range(A.shape[0]):
         p, q = divmod(row, out_w)
-        window = A[row].reshape(size)
-        text = [
-            ["" if v == 0 else names[int(v) - 1] for v in r]
-            for r in window.tolist()
-        ]
         top, left = p * stride - padding, q * stride - padding
         frames.append(
             go.Frame(
@@ -259,17 +262,12 @@ def conv_explorer(
                         line={"color": "#d62728", "width": 3},
                         hoverinfo="skip",
                     ),
-                    go.Heatmap(
-                        z=window.tolist(),
-                        text=text,
-                        zmin=0,
-                        zmax=kernel_size**2,
-                        colorscale="Blues",
-                        showscale=False,
-                        xgap=2,
-                        ygap=2,
+                    _weight_heatmap(
+                        A[row].reshape(size),
+                        names,
+                        2,
+                        "x(%{y}, %{x}): %{text}<extra></extra>",
                         texttemplate="%{text}",
-                        hovertemplate="x(%{y}, %{x}): %{text}<extra></extra>",
                     ),
                     go.Scatter(
                         **_box(

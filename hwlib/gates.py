@@ -244,12 +244,7 @@ def or_neuron() -> tuple[Tensor, float]:
 
 
 def _labels(labels, n: int) -> Tensor:
-    try:
-        labels = torch.as_tensor(labels)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(
-            f"labels must be 0/1 numbers or bools, got {labels!r}"
-        ) from None
+    labels = _validate.as_tensor("labels", labels, "0/1 numbers or bools")
     if labels.shape != (n,):
         raise ValueError(
             f"labels must have shape ({n},), one per point, got "

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import _validate
 from .data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -31,7 +32,6 @@ from .data import (
     crop_at,
     crop_offsets,
 )
-from . import _validate
 from .nn import SGD, CrossEntropyLoss, Module, mlp
 
 __all__ = [
@@ -136,6 +136,27 @@ class TrainingRecord:
         return self.test_acc[-1]
 
 
+def _epoch_draws(
+    x: Tensor, y: Tensor, generator: torch.Generator | None, augment: bool
+) -> tuple[Tensor, Tensor | None]:
+    """One epoch's random draws, in this order: the shuffle (a permutation
+    of the N images), then (when augmenting) every image's crop offsets
+    (2, N), else None. `epoch_batches` and `_augment_epoch` both draw
+    through here, so they see the same numbers."""
+    _validate.generator(generator, x.device)
+    order = torch.randperm(len(y), generator=generator, device=x.device)
+    if not augment:
+        return order, None
+    offsets = crop_offsets(
+        len(y),
+        x.shape[-2:],
+        padding=CROP_PADDING,
+        generator=generator,
+        device=x.device,
+    )
+    return order, offsets
+
+
 def epoch_batches(
     x: Tensor,
     y: Tensor,
@@ -154,17 +175,7 @@ def epoch_batches(
     produce the same batches in one go.
     """
     _validate.integer("batch_size", batch_size)
-    _validate.generator(generator, x.device)
-    order = torch.randperm(len(y), generator=generator, device=x.device)
-    offsets = None
-    if augment:
-        offsets = crop_offsets(
-            len(y),
-            x.shape[-2:],
-            padding=CROP_PADDING,
-            generator=generator,
-            device=x.device,
-        )
+    order, offsets = _epoch_draws(x, y, generator, augment)
 
     def cut():
         for start in range(0, len(y), batch_size):
@@ -187,17 +198,9 @@ def _augment_epoch(
     """The whole epoch of `epoch_batches` at once: normalised float images
     (N, 3*H*W) and labels (N,) in training order, same random draws.
     Concatenating `epoch_batches`' batches gives exactly these tensors."""
-    _validate.generator(generator, x.device)
-    order = torch.randperm(len(y), generator=generator, device=x.device)
+    order, offsets = _epoch_draws(x, y, generator, augment)
     images = x[order]
     if augment:
-        offsets = crop_offsets(
-            len(y),
-            x.shape[-2:],
-            padding=CROP_PADDING,
-            generator=generator,
-            device=x.device,
-        )
         images = crop_at(images, offsets, CROP_PADDING)
     return normalize(images), y[order]
 

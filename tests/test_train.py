@@ -346,18 +346,23 @@ def test_fit_refuses_bad_arguments(
         fit(data, settings, progress=False, **kwargs)
 
 
-def test_flags_are_keyword_only(toy_data):
-    data = toy_data(24, device="cpu")
-    model = mlp([3072, 4, 10])
-    args = (
+def epoch_args(data, batch_size, generator) -> tuple:
+    """train_epoch's positional arguments: a tiny MLP on data's device."""
+    model = mlp([3072, 4, 10], device=data.train_x.device)
+    return (
         model,
         CrossEntropyLoss(),
         SGD(model, lr=0.1),
         data.train_x,
         data.train_y,
-        8,
-        torch.Generator(),
+        batch_size,
+        generator,
     )
+
+
+def test_flags_are_keyword_only(toy_data):
+    data = toy_data(24, device="cpu")
+    args = epoch_args(data, 8, torch.Generator())
     with pytest.raises(TypeError):
         train_epoch(*args, True)  # augment= must be named
     with pytest.raises(TypeError):
@@ -375,34 +380,16 @@ def test_flags_are_keyword_only(toy_data):
 def test_train_epoch_refuses_bad_batch_sizes(
     batch_size, error, fragment, toy_data
 ):
-    data = toy_data(24, device="cpu")
-    model = mlp([3072, 4, 10])
+    args = epoch_args(toy_data(24, device="cpu"), batch_size, None)
     with pytest.raises(error, match=fragment):
-        train_epoch(
-            model,
-            CrossEntropyLoss(),
-            SGD(model, lr=0.1),
-            data.train_x,
-            data.train_y,
-            batch_size,
-            None,
-        )
+        train_epoch(*args)
 
 
 @needs_cuda
 def test_train_epoch_refuses_a_generator_on_another_device(toy_data):
-    data = toy_data(24, device="cuda")
-    model = mlp([3072, 4, 10], device="cuda")
+    args = epoch_args(toy_data(24, device="cuda"), 8, torch.Generator())
     with pytest.raises(ValueError, match="generator is on cpu"):
-        train_epoch(
-            model,
-            CrossEntropyLoss(),
-            SGD(model, lr=0.1),
-            data.train_x,
-            data.train_y,
-            8,
-            torch.Generator(),
-        )
+        train_epoch(*args)
 
 
 # --- the CUDA graph path ---
