@@ -18,6 +18,7 @@ beside the image folders when that folder is writable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
@@ -95,10 +96,8 @@ def load_or_discard(
             f"{error}); it is removed and will be rebuilt.",
             stacklevel=2,
         )
-        try:
+        with contextlib.suppress(OSError):  # a read-only folder keeps it
             path.unlink()
-        except OSError:
-            pass
         return None
 
 

@@ -174,7 +174,7 @@ class DeviceData:
         data: CIFAR10,
         device: torch.device | str,
         train_subset: int | None = None,
-    ) -> "DeviceData":
+    ) -> DeviceData:
         """Move the dataset to `device`; `train_subset` keeps that many
         training images chosen at random (seed 0).
 
@@ -191,7 +191,7 @@ class DeviceData:
         tensors += (data.test_x, data.test_y)
         return cls(*(t.to(device) for t in tensors))
 
-    def with_validation(self, size: int, *, seed: int = 0) -> "DeviceData":
+    def with_validation(self, size: int, *, seed: int = 0) -> DeviceData:
         """A copy with `size` random training images moved into a held-out
         validation split (val_x, val_y); the test set is unchanged.
 

@@ -1,4 +1,5 @@
 """The book's sources: every chapter is a MyST notebook with an output-free .ipynb twin in sync."""
+
 from pathlib import Path
 
 import jupytext
@@ -31,11 +32,13 @@ def test_ipynb_twin_is_in_sync_and_has_no_outputs(md):
     assert ipynb.exists(), f"{ipynb.name} is missing: run `make sync`"
     from_md = jupytext.read(md)
     twin = nbformat.read(ipynb, as_version=4)
-    assert [(c.cell_type, c.source) for c in twin.cells] == [(c.cell_type, c.source) for c in from_md.cells], (
-        f"{ipynb.name} is out of sync with {md.name}: run `make sync`"
-    )
+    assert [(c.cell_type, c.source) for c in twin.cells] == [
+        (c.cell_type, c.source) for c in from_md.cells
+    ], f"{ipynb.name} is out of sync with {md.name}: run `make sync`"
     for cell in code_cells(twin):
-        assert cell.outputs == [] and cell.execution_count is None, f"{ipynb.name} carries outputs"
+        assert cell.outputs == [] and cell.execution_count is None, (
+            f"{ipynb.name} carries outputs"
+        )
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
@@ -54,7 +57,9 @@ def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
     for md in CHAPTERS:
         assert f"chapters/{md.stem}" in files, f"{md.name} is not in _toc.yml"
     for f in files:
-        assert (ROOT / f"{f}.md").exists(), f"_toc.yml lists {f}, which does not exist"
+        assert (ROOT / f"{f}.md").exists(), (
+            f"_toc.yml lists {f}, which does not exist"
+        )
 
 
 def review_answers_word_count(text: str) -> int:
@@ -62,10 +67,16 @@ def review_answers_word_count(text: str) -> int:
     without headings and citation roles."""
     import re
 
-    parts = re.findall(r"<!-- answers: start -->(.*?)<!-- answers: end -->", text, re.S)
-    assert parts, "no <!-- answers: start --> ... <!-- answers: end --> pair found"
+    parts = re.findall(
+        r"<!-- answers: start -->(.*?)<!-- answers: end -->", text, re.S
+    )
+    assert parts, (
+        "no <!-- answers: start --> ... <!-- answers: end --> pair found"
+    )
     body = "\n".join(parts)
-    body = "\n".join(line for line in body.splitlines() if not line.startswith("#"))
+    body = "\n".join(
+        line for line in body.splitlines() if not line.startswith("#")
+    )
     body = re.sub(r"\{cite:[pt]\}`[^`]*`", "", body)
     return count_words(body)
 
@@ -78,7 +89,9 @@ def test_paper_review_answers_fit_in_350_words():
 def load_tool(name: str):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / "tools" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -90,27 +103,45 @@ def test_repository_url_lives_in_config_and_every_copy_agrees():
     assert tool.configured() == CONFIG["repository"]["url"]
     copies = tool.copies()
     assert ROOT / "README.md" in copies
-    assert {p for p in copies if p.parent.name == "chapters" and p.suffix == ".md"} == {
-        md for md in CHAPTERS if code_cells(jupytext.read(md))}
+    assert {
+        p for p in copies if p.parent.name == "chapters" and p.suffix == ".md"
+    } == {md for md in CHAPTERS if code_cells(jupytext.read(md))}
     assert tool.check() == [], "run: python tools/set_repository.py --check"
 
 
 def test_set_repository_renames_everywhere(tmp_path):
     tool = load_tool("set_repository")
     (tmp_path / "chapters").mkdir()
-    names = ["README.md", "chapters/approximation.md", "chapters/approximation.ipynb", "assignments.md"]
+    names = [
+        "README.md",
+        "chapters/approximation.md",
+        "chapters/approximation.ipynb",
+        "assignments.md",
+    ]
     names = [name for name in names if (ROOT / name).exists()]
     for name in ["_config.yml", *names]:
         (tmp_path / name).write_text((ROOT / name).read_text())
     old = CONFIG["repository"]["url"]
-    new = old + "-fork"  # the old name is a prefix of the new one: must not become -fork-fork
+    new = (
+        old + "-fork"
+    )  # the old name is a prefix of the new one: must not become -fork-fork
     assert tool.main([new + ".git"], root=tmp_path) == 0
-    assert yaml.safe_load((tmp_path / "_config.yml").read_text())["repository"]["url"] == new
+    assert (
+        yaml.safe_load((tmp_path / "_config.yml").read_text())["repository"][
+            "url"
+        ]
+        == new
+    )
     for name in names:
         text = (tmp_path / name).read_text()
-        named = tool.colab_path(new) if name == "assignments.md" else new  # Colab links
+        named = (
+            tool.colab_path(new) if name == "assignments.md" else new
+        )  # Colab links
         assert named in text and "-fork-fork" not in text
-        assert "dl-course-companion/" not in text and "dl-course-companion\"" not in text, name
+        assert (
+            "dl-course-companion/" not in text
+            and 'dl-course-companion"' not in text
+        ), name
     assert tool.pages_url(new) in (tmp_path / "README.md").read_text()
     assert tool.check(tmp_path) == []
     with pytest.raises(SystemExit, match="OWNER/NAME"):
@@ -119,11 +150,17 @@ def test_set_repository_renames_everywhere(tmp_path):
 
 def test_explorer_cells_use_the_offline_plotly_display():
     """Each chapter with a plotly explorer shows it with hwlib.explorers.show (works without a kernel)."""
-    uses = {md.stem for md in CHAPTERS if "from hwlib.explorers import" in md.read_text()}
+    uses = {
+        md.stem
+        for md in CHAPTERS
+        if "from hwlib.explorers import" in md.read_text()
+    }
     assert uses >= {"approximation", "conv_matrix", "depth_folding"}
     for stem in uses:
         text = (ROOT / "chapters" / f"{stem}.md").read_text()
-        assert "show(explorer)" in text, f"{stem}.md builds an explorer but does not show it"
+        assert "show(explorer)" in text, (
+            f"{stem}.md builds an explorer but does not show it"
+        )
 
 
 def test_each_answer_is_folded_under_a_question_of_its_own():
@@ -133,11 +170,23 @@ def test_each_answer_is_folded_under_a_question_of_its_own():
     labels, solutions = [], []
     for md in CHAPTERS:
         text = md.read_text()
-        labels += re.findall(r"^````\{exercise-start\}[^\n]*\n:label: (\S+)", text, re.M)
-        for target, options in re.findall(r"^```\{solution-start\} (\S+)\n((?::[^\n]*\n)*)", text, re.M):
+        labels += re.findall(
+            r"^````\{exercise-start\}[^\n]*\n:label: (\S+)", text, re.M
+        )
+        for target, options in re.findall(
+            r"^```\{solution-start\} (\S+)\n((?::[^\n]*\n)*)", text, re.M
+        ):
             solutions.append(target)
-            assert ":class: dropdown" in options, f"{md.name}: the answer to {target} is not folded"
-    assert len(labels) == len(set(labels)), f"exercise labels used twice: {sorted(set(l for l in labels if labels.count(l) > 1))}"
-    assert set(solutions) <= set(labels), f"answers to no exercise: {sorted(set(solutions) - set(labels))}"
+            assert ":class: dropdown" in options, (
+                f"{md.name}: the answer to {target} is not folded"
+            )
+    assert len(labels) == len(set(labels)), (
+        f"exercise labels used twice: {sorted(set(l for l in labels if labels.count(l) > 1))}"
+    )
+    assert set(solutions) <= set(labels), (
+        f"answers to no exercise: {sorted(set(solutions) - set(labels))}"
+    )
     assert len(solutions) == len(set(solutions)), "an exercise has two answers"
-    assert "solution-start" not in (ROOT / "results.md").read_text(), "the results page stays open"
+    assert "solution-start" not in (ROOT / "results.md").read_text(), (
+        "the results page stays open"
+    )

@@ -5,6 +5,7 @@ no hwlib); the notebooks' first cell must install hwlib and everything it needs.
 points that cell at this checkout instead of the repository on GitHub, so the test needs no
 internet beyond the package registry. Chapters that use CIFAR-10 read $HWLIB_CIFAR10 as usual.
 """
+
 import os
 import subprocess
 import sys
@@ -26,11 +27,27 @@ NEEDS_DATA = {"cifar10.ipynb", "paper_review.ipynb", "input_gradients.ipynb"}
 def bare_kernel(tmp_path_factory):
     """A kernel spec whose Python has only ipykernel installed."""
     base = tmp_path_factory.mktemp("bare")
-    subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(base / "venv")], check=True
+    )
     python = base / "venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "ipykernel"], check=True)
-    subprocess.run([str(python), "-m", "ipykernel", "install", "--prefix", str(base / "jupyter"),
-                    "--name", "hwlib-bare"], check=True, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "ipykernel"], check=True
+    )
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(base / "jupyter"),
+            "--name",
+            "hwlib-bare",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return base / "jupyter" / "share" / "jupyter", python
 
 
@@ -38,16 +55,30 @@ def bare_kernel(tmp_path_factory):
 @pytest.mark.parametrize(
     "path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}"
 )
-def test_notebook_runs_in_a_bare_environment(path, bare_kernel, tmp_path, monkeypatch):
+def test_notebook_runs_in_a_bare_environment(
+    path, bare_kernel, tmp_path, monkeypatch
+):
     if path.name in NEEDS_DATA and not os.environ.get("HWLIB_CIFAR10"):
         pytest.skip(f"{path.name} needs CIFAR-10: set HWLIB_CIFAR10")
     jupyter_path, python = bare_kernel
     monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
     monkeypatch.setenv("HWLIB_SOURCE", ROOT.as_uri())
-    monkeypatch.setenv("PATH", f"{python.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv(
+        "PATH", f"{python.parent}{os.pathsep}{os.environ['PATH']}"
+    )
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, kernel_name="hwlib-bare", timeout=1800,
-                            resources={"metadata": {"path": str(tmp_path)}})  # not the repo: no local hwlib/
+    client = NotebookClient(
+        notebook,
+        kernel_name="hwlib-bare",
+        timeout=1800,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )  # not the repo: no local hwlib/
     client.execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert not errors

@@ -8,8 +8,8 @@ from PIL import Image
 
 from hwlib import data as hwdata
 from hwlib.data import (
-    CLASSES,
     CIFAR10,
+    CLASSES,
     DatasetError,
     DeviceData,
     corrupt_labels,
