@@ -399,3 +399,30 @@ def test_outer_ring_fraction_and_map_correlations():
     for i, ref in enumerate([0, 2, 3]):
         expected = torch.corrcoef(m[i].flatten(1))[ref]
         torch.testing.assert_close(r[i], expected)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_class_visualization_leaves_the_model_mode_and_statistics(training):
+    # a BatchNorm model: had the mode changed, its running statistics and
+    # every later forward pass would change with it
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(4 * 8 * 8, 5),
+        ).double()
+    model.train(training)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    class_visualization(
+        model,
+        1,
+        image_shape=(3, 8, 8),
+        num_iterations=3,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert model.training == training
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
