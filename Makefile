@@ -62,4 +62,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix --exit-zero -q $(LINTED)
 	$(VENV)/bin/ruff format $(LINTED)
 	$(PY) tools/format_chapters.py
-	$(MAKE) sync
+	$(MAKE) sync assignments
