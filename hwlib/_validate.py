@@ -154,3 +154,16 @@ def floating_dtype(name: str, value) -> torch.dtype:
             f"got {value!r}"
         )
     return value
+
+
+def same_dtype_and_device(name: str, t: Tensor, other: str, like: Tensor):
+    """t has like's dtype and device, or a TypeError that says how to fix it.
+
+    `other` names what `like` is ("W", "the parameters").
+    """
+    if t.dtype != like.dtype or t.device != like.device:
+        raise TypeError(
+            f"{name} ({t.dtype} on {t.device}) must match {other} "
+            f"({like.dtype} on {like.device}); convert with "
+            f"{name}.to({like.dtype}, {str(like.device)!r})"
+        )

@@ -21,6 +21,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import _validate
+
 
 class ResidualReLUForward(NamedTuple):
     """The forward pass: y, u, v of shape (d,) each, and the scalar loss."""
@@ -48,10 +50,7 @@ def _check(W: Tensor, x: Tensor) -> None:
             f"x must be a vector of shape ({W.shape[0]},) to match W "
             f"{tuple(W.shape)}, got {tuple(x.shape)}"
         )
-    if x.dtype != W.dtype or x.device != W.device:
-        raise TypeError(
-            f"x is {x.dtype} on {x.device} but W is {W.dtype} on {W.device}"
-        )
+    _validate.same_dtype_and_device("x", x, "W", W)
     for name, t in (("W", W), ("x", x)):
         if not bool(t.isfinite().all()):
             raise ValueError(f"{name} must be finite, got {t.tolist()}")

@@ -61,7 +61,7 @@ def _pair(name: str, value, minimum: int) -> tuple[int, int]:
 
 
 def _geometry(
-    kernel_size, input_size, stride, padding, *, transpose: bool
+    kernel_size, input_size, stride, padding, *, transpose: bool = False
 ) -> _Geometry:
     """Check the arguments and compute the output size along each axis.
 
@@ -128,19 +128,26 @@ def _entries(
 def conv2d_output_size(
     kernel_size, input_size, stride=1, padding=0
 ) -> tuple[int, int]:
-    """floor((H + 2 pad - kh) / s) + 1 along each axis."""
-    return _geometry(
-        kernel_size, input_size, stride, padding, transpose=False
-    ).out
+    """floor((H + 2 pad - kh) / s) + 1 along each axis, as F.conv2d.
+
+    >>> conv2d_output_size(3, (5, 6), stride=2, padding=1)
+    (3, 3)
+    """
+    return _geometry(kernel_size, input_size, stride, padding).out
 
 
 def conv_transpose2d_output_size(
     kernel_size, input_size, stride=1, padding=0
 ) -> tuple[int, int]:
-    """(H - 1) s - 2 pad + kh along each axis (no output padding, dilation)."""
-    return _geometry(
-        kernel_size, input_size, stride, padding, transpose=True
-    ).out
+    """(H - 1) s - 2 pad + kh along each axis, as F.conv_transpose2d with
+    no output padding and no dilation: the input size that conv2d with the
+    same arguments maps onto input_size, when the stride divides evenly.
+
+    >>> conv_transpose2d_output_size(3, (3, 3), stride=2, padding=1)
+    (5, 5)
+    """
+    g = _geometry(kernel_size, input_size, stride, padding, transpose=True)
+    return g.out
 
 
 def _kernel_tensor(kernel) -> Tensor:

@@ -42,12 +42,7 @@ def _batch(name: str, x, width: int, like: Tensor) -> Tensor:
             f"{name} must have shape (N, {width}), got {tuple(x.shape)}: "
             f"width {x.shape[-1] if x.ndim else None} vs expected {width}"
         )
-    if x.dtype != like.dtype or x.device != like.device:
-        raise TypeError(
-            f"{name} is {x.dtype} on {x.device} but the parameters are "
-            f"{like.dtype} on {like.device}; convert with "
-            f"{name}.to(dtype, device)"
-        )
+    _validate.same_dtype_and_device(name, x, "the parameters", like)
     return x
 
 

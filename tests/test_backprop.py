@@ -101,7 +101,8 @@ BAD_INPUTS = [
         "dtypes differ",
         lambda: residual_relu_grad(W2.double(), X2),
         TypeError,
-        "x is torch.float32 on cpu but W is torch.float64 on cpu",
+        "x (torch.float32 on cpu) must match W (torch.float64 on cpu); "
+        "convert with x.to(torch.float64, 'cpu')",
     ),
     (
         "integer W",

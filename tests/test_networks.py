@@ -75,44 +75,46 @@ G = torch.Generator().manual_seed(0)
 NET = FeedForwardNetwork.random([2, 3, 1], generator=G)
 NET1 = FeedForwardNetwork.random([1, 3, 1], generator=G)
 NAN = float("nan")
+
+
+def of_shapes(weight_shapes, bias_lengths):
+    """A network of all-one weights and zero biases of the given shapes."""
+    return FeedForwardNetwork(
+        [torch.ones(shape) for shape in weight_shapes],
+        [torch.zeros(n) for n in bias_lengths],
+    )
+
+
 BAD_INPUTS = [
     (
         "W_2 does not take W_1's output",
-        lambda: FeedForwardNetwork(
-            [torch.ones(5, 1), torch.ones(1, 6)],
-            [torch.zeros(5), torch.zeros(1)],
-        ),
+        lambda: of_shapes([(5, 1), (1, 6)], [5, 1]),
         ValueError,
         "layer 2: W_2 has shape (1, 6), so it takes 6 inputs, but "
         "W_1 has shape (5, 1)",
     ),
     (
         "bias of the wrong length",
-        lambda: FeedForwardNetwork(
-            [torch.ones(5, 1), torch.ones(1, 5)],
-            [torch.zeros(4), torch.zeros(1)],
-        ),
+        lambda: of_shapes([(5, 1), (1, 5)], [4, 1]),
         ValueError,
         "layer 1: b_1 has shape (4,) but W_1 has shape (5, 1), so "
         "b_1 must have shape (5,)",
     ),
     (
         "a bias missing",
-        lambda: FeedForwardNetwork(
-            [torch.ones(5, 1), torch.ones(1, 5)], [torch.zeros(5)]
-        ),
+        lambda: of_shapes([(5, 1), (1, 5)], [5]),
         ValueError,
         "got 2 weight matrices but 1 bias vectors",
     ),
     (
         "W a vector",
-        lambda: FeedForwardNetwork([torch.ones(5)], [torch.zeros(5)]),
+        lambda: of_shapes([(5,)], [5]),
         ValueError,
         "layer 1: W_1 must be a nonempty matrix (out, in), got shape (5,)",
     ),
     (
         "empty W",
-        lambda: FeedForwardNetwork([torch.ones(0, 1)], [torch.zeros(0)]),
+        lambda: of_shapes([(0, 1)], [0]),
         ValueError,
         "W_1 must be a nonempty matrix",
     ),

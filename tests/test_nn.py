@@ -159,6 +159,7 @@ def fresh(module, x):
 
 X4 = torch.ones(2, 4)
 NAN, INF = float("nan"), float("inf")
+LOSS, LOGITS = CrossEntropyLoss(), torch.zeros(2, 3)
 BAD_INPUTS = [
     (
         "Linear(0, 3)",
@@ -237,8 +238,8 @@ BAD_INPUTS = [
         "input dtype",
         lambda: Linear(4, 3).forward(X4.double()),
         TypeError,
-        "x is torch.float64 on cpu but the parameters are "
-        "torch.float32 on cpu",
+        "x (torch.float64 on cpu) must match the parameters "
+        "(torch.float32 on cpu)",
     ),
     (
         "input a list",
@@ -286,40 +287,32 @@ BAD_INPUTS = [
     ),
     (
         "loss target length",
-        lambda: CrossEntropyLoss().forward(
-            torch.zeros(2, 3), torch.tensor([1])
-        ),
+        lambda: LOSS.forward(LOGITS, torch.tensor([1])),
         ValueError,
         "need logits (N, C) and target (N,), got logits (2, 3) and "
         "target (1,)",
     ),
     (
         "loss class 3 of 3",
-        lambda: CrossEntropyLoss().forward(
-            torch.zeros(2, 3), torch.tensor([0, 3])
-        ),
+        lambda: LOSS.forward(LOGITS, torch.tensor([0, 3])),
         ValueError,
         "target must be class indices in [0, 3), got values from 0 to 3",
     ),
     (
         "loss class -1",
-        lambda: CrossEntropyLoss().forward(
-            torch.zeros(2, 3), torch.tensor([-1, 0])
-        ),
+        lambda: LOSS.forward(LOGITS, torch.tensor([-1, 0])),
         ValueError,
         "got values from -1 to 0",
     ),
     (
         "loss float target",
-        lambda: CrossEntropyLoss().forward(
-            torch.zeros(2, 3), torch.tensor([0.0, 1.0])
-        ),
+        lambda: LOSS.forward(LOGITS, torch.tensor([0.0, 1.0])),
         TypeError,
         "target must be int64 class indices (torch.long), got torch.float32",
     ),
     (
         "loss empty batch",
-        lambda: CrossEntropyLoss().forward(
+        lambda: LOSS.forward(
             torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)
         ),
         ValueError,
@@ -327,7 +320,7 @@ BAD_INPUTS = [
     ),
     (
         "loss integer logits",
-        lambda: CrossEntropyLoss().forward(
+        lambda: LOSS.forward(
             torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 1])
         ),
         TypeError,

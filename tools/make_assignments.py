@@ -392,16 +392,18 @@ def check_cell(
 # ----------------------------------------------------------------------------
 
 
-def _nbgrader(
-    cell,
-    grade_id: str,
-    *,
-    solution: bool,
-    grade: bool,
-    locked: bool,
-    points: float | None = None,
-):
-    """cell, with its nbgrader metadata (schema 3) set."""
+# nbgrader's three kinds of cell here: (cell type, solution, grade, locked)
+_ROLES = {
+    "stub": ("code", True, False, False),  # code the student completes
+    "answer": ("markdown", True, True, False),  # a written, graded answer
+    "check": ("code", False, True, True),  # a locked hwlib.check cell
+}
+
+
+def graded_cell(role: str, source: str, grade_id: str, points: float = 1):
+    """A new cell of the given role with nbgrader's metadata (schema 3)."""
+    cell_type, solution, grade, locked = _ROLES[role]
+    new = getattr(nbformat.v4, f"new_{cell_type}_cell")
     meta = {
         "grade": grade,
         "grade_id": grade_id,
@@ -412,23 +414,23 @@ def _nbgrader(
     }
     if grade:
         meta["points"] = points
-    cell.metadata.update({"nbgrader": meta})
-    return cell
+    return new(source, metadata={"nbgrader": meta})
 
 
-def _stub_name(entry: dict) -> str:
-    kind = next(k for k in ("function", "class", "value") if k in entry)
-    return entry.get("name", entry[kind].rpartition(".")[2])
+def _stub_name(entry: dict, gid: str) -> str:
+    """The name the student defines: `name`, or the reference's own name."""
+    for kind in ("function", "class", "value"):
+        if kind in entry:
+            return entry.get("name", entry[kind].rpartition(".")[2])
+    raise ValueError(f"{gid}: an entry needs function, class or value")
 
 
 def answer_cells(entry: dict, gid: str, source: bool):
     """The stub cell and the check cells of one tools/assignments.toml entry."""
-    value = None
+    value, name = None, _stub_name(entry, gid)
     if "function" in entry:
-        name = entry.get("name", entry["function"].rpartition(".")[2])
         stub = function_stub(entry["function"], name, source, entry.get("doc"))
     elif "class" in entry:
-        name = entry.get("name", entry["class"].rpartition(".")[2])
         stub = class_stub(
             entry["class"],
             name,
@@ -437,30 +439,19 @@ def answer_cells(entry: dict, gid: str, source: bool):
             entry.get("inherit", False),
         )
     elif "value" in entry:
-        name = entry["value"]
         stub = value_stub(
             name, entry.get("doc", ""), entry["reference"], source
         )
         if "given" in entry:  # the setting the answer is written in
             stub = entry["given"].strip("\n") + "\n\n\n" + stub
         value = (name, entry.get("unanswered", "None"))
-    else:
-        raise ValueError(f"{gid}: an entry needs function, class or value")
-    stub_cell = _nbgrader(
-        nbformat.v4.new_code_cell(stub),
-        f"{gid}-{name}",
-        solution=True,
-        grade=False,
-        locked=False,
-    )
+    stub_cell = graded_cell("stub", stub, f"{gid}-{name}")
     checks = [
-        _nbgrader(
-            nbformat.v4.new_code_cell(check_cell(check, source, value)),
+        graded_cell(
+            "check",
+            check_cell(check, source, value),
             f"{gid}-{name}-check{k + 1}",
-            solution=False,
-            grade=True,
-            locked=True,
-            points=entry.get("points", 1),
+            entry.get("points", 1),
         )
         for k, check in enumerate(entry["checks"])
     ]
@@ -732,20 +723,19 @@ def build(path: Path, config: dict, *, source: bool = False):
                     if source
                     else TEXT_STUB
                 )
-                cell = _nbgrader(
-                    nbformat.v4.new_markdown_cell(text),
-                    f"{gid}-answer",
-                    solution=True,
-                    grade=True,
-                    locked=False,
-                    points=points.get("written", 1),
+                cells.append(
+                    graded_cell(
+                        "answer",
+                        text,
+                        f"{gid}-answer",
+                        points.get("written", 1),
+                    )
                 )
-                cells.append(cell)
             entries = answers.get(label, [])
             for entry in entries if isinstance(entries, list) else [entries]:
                 stub, checks = answer_cells(entry, gid, source)
                 names.runs(stub.source)  # its setting (`given`) is bound
-                names.stub(_stub_name(entry))
+                names.stub(_stub_name(entry, gid))
                 cells.append(stub)
                 cells.extend(checks)
                 summary.stubs += 1
