@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from . import attribution as attr
 from .conv import conv2d_matrix, conv_transpose2d_matrix
 from .gates import GATE_RULES, linearly_separable, threshold_unit
+from .models import tiny_cnn
 from .regions import abs_fold_layer, count_identified_regions
 from .review import count_words
 
@@ -63,7 +64,6 @@ __all__ = [
     "check_kinks",
     "check_word_count",
     "count_words",
-    "small_cnn",
     "main",
 ]
 
@@ -495,8 +495,19 @@ def _call_in(fn: Callable, args: tuple, mode: str):
     return fn(*(_in_mode(a, mode) for a in args))
 
 
-def _make(cls, *args):
-    return cls(*args) if args else cls()
+def _module_forward(report: Report, case: str, make: Callable, inputs):
+    """module = make(mode); module.forward(*inputs), with torch tensors
+    first, then numpy arrays if that raises.
+
+    Returns (module, output, mode), or None after a failed line.
+    """
+
+    def attempt(mode):
+        module = make(mode)
+        return module, module.forward(*_in_mode(inputs, mode))
+
+    result, mode = _try_modes(report, case, attempt, ("torch", "numpy"))
+    return None if mode is None else (*result, mode)
 
 
 def _randn(g: torch.Generator, *shape: int) -> Tensor:
@@ -534,17 +545,15 @@ def _linear_case(report, cls, n_out, name, x, g) -> None:
     up = _randn(g, *out.shape)
     out.backward(up)
 
-    def forward(mode):
-        layer = _make(cls, x.shape[1], n_out)
+    def make(mode):
+        layer = cls(x.shape[1], n_out)
         layer.weight, layer.bias = _in_mode(w, mode), _in_mode(b, mode)
-        return layer, layer.forward(_in_mode(x, mode))
+        return layer
 
-    result, mode = _try_modes(
-        report, f"{name}: forward", forward, ("torch", "numpy")
-    )
-    if mode is None:
+    called = _module_forward(report, f"{name}: forward", make, (x,))
+    if called is None:
         return
-    layer, y = result
+    layer, y, mode = called
     ctx = {"batch_size": len(x)}
     report.compare(f"{name}: forward", y, out.detach(), ctx)
     dx = report.run(f"{name}: backward", layer.backward, _in_mode(up, mode))
@@ -589,16 +598,10 @@ def _relu_case(report, cls, name, x, g) -> None:
     up = _randn(g, *x.shape)
     torch.relu(xr).backward(up)
 
-    def forward(mode):
-        relu = _make(cls)
-        return relu, relu.forward(_in_mode(x, mode))
-
-    result, mode = _try_modes(
-        report, f"{name}: forward", forward, ("torch", "numpy")
-    )
-    if mode is None:
+    called = _module_forward(report, f"{name}: forward", lambda _: cls(), (x,))
+    if called is None:
         return
-    relu, y = result
+    relu, y, mode = called
     report.compare(f"{name}: forward", y, torch.relu(x))
     dx = report.run(f"{name}: backward", relu.backward, _in_mode(up, mode))
     if dx is not FAILED:
@@ -639,16 +642,12 @@ def _cross_entropy_reference(logits: Tensor, g) -> tuple[Tensor, ...]:
 def _cross_entropy_case(report, cls, name, logits, g) -> None:
     target, loss_ref, grad_ref = _cross_entropy_reference(logits, g)
 
-    def forward(mode):
-        loss_fn = _make(cls)
-        return loss_fn, loss_fn.forward(*_in_mode((logits, target), mode))
-
-    result, mode = _try_modes(
-        report, f"{name}: forward", forward, ("torch", "numpy")
+    called = _module_forward(
+        report, f"{name}: forward", lambda _: cls(), (logits, target)
     )
-    if mode is None:
+    if called is None:
         return
-    loss_fn, loss = result
+    loss_fn, loss, mode = called
     ctx = {"batch_size": len(logits)}
     report.compare(f"{name}: loss (mean over the batch)", loss, loss_ref, ctx)
     grad = report.run(f"{name}: backward", loss_fn.backward)
@@ -1237,35 +1236,6 @@ def check_conv_transpose_matrix(
 # ---------------------------------------------------------------------------
 
 
-def small_cnn(seed: int = 0) -> nn.Sequential:
-    """A small float64 CNN for (N, 3, 8, 8) images and 5 classes.
-
-    Weights come from a local torch.Generator (the modules are built on the
-    meta device first), so the global random state is never touched. The
-    Grad-CAM checks use the second convolution, model[3] ((N, 8, 4, 4)).
-    """
-    with torch.device("meta"):
-        model = nn.Sequential(
-            nn.Conv2d(3, 6, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(6, 8, 3, padding=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(8 * 4 * 4, 5),
-        )
-    model = model.to_empty(device="cpu").double().eval()
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            fan_in = p[0].numel() if p.ndim > 1 else 10
-            p.copy_(
-                torch.randn(p.shape, generator=g, dtype=torch.float64)
-                * (2 / fan_in) ** 0.5
-            )
-    return model
-
-
 def _image_cases() -> list[tuple[str, Tensor, object]]:
     """(name, images, target): one image with an int target, and a batch
     of 5 with one target per image (an int64 tensor)."""
@@ -1344,10 +1314,10 @@ def _map_check(title: str, fn, reference, alternatives) -> Report:
     """
     report = Report(title)
     for name, x, target in _image_cases():
-        ours = report.run(name, fn, small_cnn(), x.clone(), _copy(target))
+        ours = report.run(name, fn, tiny_cnn(), x.clone(), _copy(target))
         if ours is FAILED:
             continue
-        model = small_cnn()
+        model = tiny_cnn()
         context = {
             "batch_size": len(x),
             "alternatives": functools.partial(alternatives, model, x, target),
@@ -1498,16 +1468,16 @@ def _cam_alternatives(model, layer, x, target) -> dict:
 def _cam_check(title, fn, guided: bool) -> Report:
     report = Report(title)
     for name, x, target in _image_cases():
-        mine = small_cnn()
-        ours = report.run(name, fn, mine, mine[3], x.clone(), _copy(target))
+        mine = tiny_cnn()
+        ours = report.run(name, fn, mine, mine[5], x.clone(), _copy(target))
         if ours is FAILED:
             continue
-        model = small_cnn()
-        cam = attr.grad_cam(model, model[3], x, target)
+        model = tiny_cnn()
+        cam = attr.grad_cam(model, model[5], x, target)
         context = {
             "batch_size": len(x),
             "alternatives": functools.partial(
-                _cam_alternatives, model, model[3], x, target
+                _cam_alternatives, model, model[5], x, target
             ),
         }
         candidates = _upsampled(cam, x.shape[-2:])
@@ -1632,11 +1602,11 @@ def check_fooling_image(fn: Callable) -> Report:
     """
     report = Report(f"check_fooling_image({_name(fn)})")
     for name, x, _ in _image_cases():
-        model = small_cnn()
+        model = tiny_cnn()
         t = _runner_up(model, x)
         target = int(t[0]) if len(x) == 1 else t
         name = f"{name.split(',')[0]}, target {_short(target)}"
-        image = report.run(name, fn, small_cnn(), x.clone(), _copy(target))
+        image = report.run(name, fn, tiny_cnn(), x.clone(), _copy(target))
         if image is not FAILED:
             _fooling_lines(report, name, model, x, t, image)
     return report
@@ -1704,10 +1674,10 @@ def check_class_visualization_step(fn: Callable) -> Report:
     kw = {"learning_rate": 0.5, "l2_reg": 0.3}
     for name, image, target in _image_cases():
         mine = image.clone()
-        ours = report.run(name, fn, small_cnn(), mine, _copy(target), **kw)
+        ours = report.run(name, fn, tiny_cnn(), mine, _copy(target), **kw)
         if ours is FAILED:
             continue
-        model = small_cnn()
+        model = tiny_cnn()
         want = _class_visualization_step(model, image, target, **kw) - image
         context = {
             "batch_size": len(image),

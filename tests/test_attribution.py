@@ -17,23 +17,7 @@ from hwlib.attribution import (
     saliency_map,
     upsample,
 )
-
-
-def random_cnn(seed, device="cpu"):
-    with torch.random.fork_rng():  # the caller's global RNG is left alone
-        torch.manual_seed(seed)
-        model = nn.Sequential(
-            nn.Conv2d(3, 4, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(4, 6, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(6, 8, 3, padding=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(8 * 4 * 4, 5),
-        )
-    return model.double().to(device)
+from hwlib.models import tiny_cnn
 
 
 def images(seed, n=3, device="cpu"):
@@ -49,7 +33,7 @@ def images(seed, n=3, device="cpu"):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_saliency_is_max_abs_input_gradient_and_matches_captum(seed, device):
-    model, x = random_cnn(seed, device), images(seed, device=device)
+    model, x = tiny_cnn(seed, device=device), images(seed, device=device)
     target = [0, 3, 4]
     ours = saliency_map(model, x, target)
     assert ours.shape == (3, 8, 8)
@@ -68,7 +52,7 @@ def test_saliency_is_max_abs_input_gradient_and_matches_captum(seed, device):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_guided_backprop_matches_captum(seed, device):
-    model, x = random_cnn(seed, device), images(seed, device=device)
+    model, x = tiny_cnn(seed, device=device), images(seed, device=device)
     torch.testing.assert_close(
         guided_backprop(model, x, 2),
         GuidedBackprop(model).attribute(x, target=2),
@@ -77,7 +61,7 @@ def test_guided_backprop_matches_captum(seed, device):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_grad_cam_definition_and_captum(seed, device):
-    model, x = random_cnn(seed, device), images(seed, device=device)
+    model, x = tiny_cnn(seed, device=device), images(seed, device=device)
     layer = model[5]  # the last convolution, 4x4 maps
     ours = grad_cam(model, layer, x, [1, 2, 3])
     assert ours.shape == (3, 4, 4)
@@ -99,7 +83,7 @@ def test_grad_cam_definition_and_captum(seed, device):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_guided_grad_cam_matches_captum_with_nearest_upsampling(seed):
-    model, x = random_cnn(seed), images(seed)
+    model, x = tiny_cnn(seed), images(seed)
     ours = guided_grad_cam(model, model[5], x, 4, mode="nearest")
     torch.testing.assert_close(
         ours, GuidedGradCam(model, model[5]).attribute(x, target=4)
@@ -132,7 +116,7 @@ def test_captum_reference_values_on_its_one_conv_model():
 
 
 def test_model_mode_and_parameters_are_left_unchanged():
-    model, x = random_cnn(0), images(0)
+    model, x = tiny_cnn(0), images(0)
     model.train()
     model[0].weight.requires_grad_(False)
     before = [p.detach().clone() for p in model.parameters()]
@@ -154,7 +138,7 @@ def test_model_mode_and_parameters_are_left_unchanged():
 
 
 def test_fooling_image_reaches_the_target_and_stays_in_range():
-    model, x = random_cnn(3), images(3, n=4)
+    model, x = tiny_cnn(3), images(3, n=4)
     target = (
         model(x).topk(2, dim=1).indices[:, 1]
     )  # the runner-up class of each image
@@ -170,7 +154,7 @@ def test_fooling_image_reaches_the_target_and_stays_in_range():
 
 
 def test_class_visualization_raises_the_target_score():
-    model = random_cnn(4)
+    model = tiny_cnn(4)
     g = torch.Generator().manual_seed(0)
     start = class_visualization(
         model, 2, image_shape=(3, 8, 8), num_iterations=0, generator=g
@@ -187,7 +171,7 @@ def test_class_visualization_raises_the_target_score():
 
 
 def test_bad_inputs():
-    model, x = random_cnn(0), images(0)
+    model, x = tiny_cnn(0), images(0)
     with pytest.raises(
         ValueError, match=r"target must be an int in \[0, 5\) or 3"
     ):
@@ -227,7 +211,7 @@ def test_bad_inputs():
     ],
 )
 def test_bad_targets_are_refused_by_name_value_and_range(target, error, words):
-    model, x = random_cnn(0), images(0)
+    model, x = tiny_cnn(0), images(0)
     for fn in (
         lambda: saliency_map(model, x, target),
         lambda: grad_cam(model, model[5], x, target),
@@ -244,7 +228,7 @@ def test_bad_targets_are_refused_by_name_value_and_range(target, error, words):
 
 
 def test_good_target_forms_agree():
-    model, x = random_cnn(0), images(0)
+    model, x = tiny_cnn(0), images(0)
     reference = saliency_map(model, x, [2, 2, 2])
     for target in (2, torch.tensor(2), torch.tensor([2, 2, 2]), (2, 2, 2)):
         torch.testing.assert_close(saliency_map(model, x, target), reference)
@@ -252,7 +236,7 @@ def test_good_target_forms_agree():
 
 @pytest.mark.parametrize("l2_reg", [0.0, 0.3])
 def test_class_visualization_step_is_the_normalised_ascent_step(l2_reg):
-    model, x = random_cnn(1), images(1)
+    model, x = tiny_cnn(1), images(1)
     target = [0, 4, 2]
     step = class_visualization_step(
         model, x, target, learning_rate=0.5, l2_reg=l2_reg
@@ -273,7 +257,7 @@ def test_class_visualization_step_is_the_normalised_ascent_step(l2_reg):
 def test_class_visualization_is_built_on_the_step():
     """One iteration, no jitter, no blur, a range too wide to clamp: the
     result is the middle grey plus one step on the centred image."""
-    model = random_cnn(2)
+    model = tiny_cnn(2)
     kwargs = dict(
         image_shape=(3, 8, 8),
         num_iterations=1,
@@ -309,7 +293,7 @@ def test_class_visualization_is_built_on_the_step():
 
 
 def test_class_visualization_targets_blur_and_generator():
-    model = random_cnn(4)
+    model = tiny_cnn(4)
     kwargs = dict(image_shape=(3, 8, 8), num_iterations=4, blur_every=2)
     state = torch.random.get_rng_state()
     one = class_visualization(
@@ -342,7 +326,7 @@ def test_class_visualization_targets_blur_and_generator():
 
 
 def test_fooling_image_refuses_bad_arguments():
-    model, x = random_cnn(0), images(0)
+    model, x = tiny_cnn(0), images(0)
     for bad, word in [
         (dict(learning_rate=-0.1), "learning_rate"),
         (dict(num_iterations=2.5), "num_iterations"),
@@ -353,7 +337,7 @@ def test_fooling_image_refuses_bad_arguments():
 
 
 def test_random_direction_flips_counts_changed_predictions():
-    model, x = random_cnn(3), images(3, n=2)
+    model, x = tiny_cnn(3), images(3, n=2)
     g = torch.Generator().manual_seed(0)
     counts = random_direction_flips(
         model, x, [0.0, 0.0], num_directions=20, generator=g

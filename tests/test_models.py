@@ -13,6 +13,7 @@ from hwlib.models import (
     load_or_train_cnn,
     position_contributions,
     small_cnn,
+    tiny_cnn,
     train_cnn,
     whitening_weights,
 )
@@ -20,16 +21,6 @@ from hwlib.models import (
 TINY = CNNSettings(
     widths=(8, 8, 16), epochs=2, batch_size=50, lr=0.05, bf16=False
 )
-
-
-def toy_data(n=120, n_test=20):
-    g = torch.Generator().manual_seed(0)
-    y = torch.randint(0, 10, (n,), generator=g)
-    x = torch.randint(0, 40, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
-    for i, label in enumerate(y.tolist()):  # a bright square, placed by class
-        x[i, :, 3 * label : 3 * label + 4, 3 * label : 3 * label + 4] = 255
-    k = n - n_test
-    return DeviceData(x[:k], y[:k], x[k:], y[k:])
 
 
 def seeded_cnn(widths=(8, 16, 16), seed=0):
@@ -61,6 +52,22 @@ def test_small_cnn_shapes_and_grad_cam_layer():
         isinstance(m, (nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d))
         for m in model.modules()
     )
+
+
+def test_tiny_cnn_is_seeded_locally_with_the_documented_layers():
+    state = torch.get_rng_state()
+    model = tiny_cnn(3)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not model.training
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    assert model(x).shape == (2, 5)
+    assert isinstance(model[5], nn.Conv2d)
+    assert model[:6](x).shape == (2, 8, 4, 4)
+    same, other = tiny_cnn(3), tiny_cnn(4)
+    torch.testing.assert_close(model(x), same(x), rtol=0, atol=0)
+    assert not torch.allclose(model(x), other(x))
+    with pytest.raises(TypeError, match="seed must be an int >= 0, got 1.5"):
+        tiny_cnn(1.5)
 
 
 def test_position_contributions_sum_to_the_scores():
@@ -162,8 +169,8 @@ def test_settings_presets_and_types():
         small_cnn((8,) * 6)
 
 
-def test_train_cnn_refuses_bad_arguments():
-    data = toy_data()
+def test_train_cnn_refuses_bad_arguments(toy_data):
+    data = toy_data(120, n_test=20)
     with pytest.raises(TypeError, match="DeviceData"):
         train_cnn((data.train_x, data.train_y))
     with pytest.raises(TypeError, match="settings must be a CNNSettings"):
@@ -178,14 +185,10 @@ def test_train_cnn_refuses_bad_arguments():
         train_cnn(small, TINY)
 
 
-def test_train_cnn_record_is_reproducible_and_leaves_global_rng(device):
-    data = toy_data()
-    data = DeviceData(
-        *(
-            t.to(device)
-            for t in (data.train_x, data.train_y, data.test_x, data.test_y)
-        )
-    )
+def test_train_cnn_record_is_reproducible_and_leaves_global_rng(
+    device, toy_data
+):
+    data = toy_data(120, n_test=20, device=device)
     state = torch.random.get_rng_state()
     model, record = train_cnn(data, TINY)
     assert torch.equal(torch.random.get_rng_state(), state)
@@ -199,16 +202,16 @@ def test_train_cnn_record_is_reproducible_and_leaves_global_rng(device):
         torch.testing.assert_close(p, q)
 
 
-def test_training_learns_the_toy_task():
+def test_training_learns_the_toy_task(toy_data):
     data = toy_data(600, n_test=100)
     settings = dataclasses.replace(TINY, epochs=8, lr=0.1, batch_size=25)
     _, record = train_cnn(data, settings)
     assert record.final_test_acc >= 0.5  # chance: 0.1
 
 
-def test_cache_hit_miss_and_keys(tmp_path, monkeypatch):
+def test_cache_hit_miss_and_keys(tmp_path, monkeypatch, toy_data):
     monkeypatch.setenv("HWLIB_CACHE", str(tmp_path))
-    data = toy_data()
+    data = toy_data(120, n_test=20)
     model, record = load_or_train_cnn(data, TINY)
     assert not record.from_cache
     assert len(list(tmp_path.glob("cnn-*.pt"))) == 1
@@ -229,10 +232,10 @@ def test_cache_hit_miss_and_keys(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("damage", [b"", b"not a zip archive", "cut"])
 def test_damaged_cache_is_named_removed_and_retrained(
-    tmp_path, monkeypatch, damage
+    tmp_path, monkeypatch, damage, toy_data
 ):
     monkeypatch.setenv("HWLIB_CACHE", str(tmp_path))
-    data = toy_data()
+    data = toy_data(120, n_test=20)
     load_or_train_cnn(data, TINY)
     (path,) = tmp_path.glob("cnn-*.pt")
     content = path.read_bytes()
@@ -245,18 +248,20 @@ def test_damaged_cache_is_named_removed_and_retrained(
     assert load_or_train_cnn(data, TINY)[1].from_cache  # rebuilt
 
 
-def test_unwritable_cache_warns_and_returns_the_model(tmp_path, monkeypatch):
+def test_unwritable_cache_warns_and_returns_the_model(
+    tmp_path, monkeypatch, toy_data
+):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("HWLIB_CACHE", str(blocker))
     with pytest.warns(UserWarning, match="could not write"):
-        model, record = load_or_train_cnn(toy_data(), TINY)
+        model, record = load_or_train_cnn(toy_data(120, n_test=20), TINY)
     assert isinstance(model, nn.Module) and len(record.test_acc) == 2
 
 
-def test_foreign_cache_entry_is_retrained(tmp_path, monkeypatch):
+def test_foreign_cache_entry_is_retrained(tmp_path, monkeypatch, toy_data):
     monkeypatch.setenv("HWLIB_CACHE", str(tmp_path))
-    data = toy_data()
+    data = toy_data(120, n_test=20)
     load_or_train_cnn(data, TINY)
     (path,) = tmp_path.glob("cnn-*.pt")
     torch.save({"state_dict": {"w": torch.ones(1)}, "record": {}}, path)
