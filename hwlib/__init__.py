@@ -14,7 +14,8 @@ One module per topic; each chapter of the book imports what it needs:
                  noise (000 Q12-Q15, 004 §5)
     train        the training loop of hwlib.nn MLPs and learning curves
                  (000 Q11-Q15)
-    models       a small CIFAR-10 CNN, trained and cached (004 §6)
+    models       a small CIFAR-10 CNN, trained and cached (004 §6), and
+                 tiny_cnn, the random CNN the attribution checks run on
     attribution  saliency, guided backprop, Grad-CAM, fooling images, class
                  visualisation (004 §6)
     conv         convolution and transposed convolution as matrices (004 §1)

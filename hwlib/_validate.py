@@ -40,16 +40,42 @@ def allocation(what: str, numel: int) -> None:
         )
 
 
-def integer(name: str, value, *, minimum: int = 1) -> int:
-    """An int (not a bool, not a float such as 2.0) that is >= minimum."""
+def integer(
+    name: str, value, *, minimum: int = 1, maximum: int | None = None
+) -> int:
+    """An int (not a bool, not a float such as 2.0) in [minimum, maximum]."""
+    wanted = (
+        f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    )
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
-            f"{name} must be an int >= {minimum}, got {value!r} "
+            f"{name} must be an int {wanted}, got {value!r} "
             f"({type(value).__name__})"
         )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an int {wanted}, got {value!r}")
     return int(value)
+
+
+def boolean(name: str, value, *, allow_none: bool = False) -> bool | None:
+    """True or False (or None when allow_none); 0, 1 and "yes" refused."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, bool):
+        allowed = "True, False or None" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+    return value
+
+
+def device(value) -> torch.device:
+    """A torch.device from a device or a name; None means the CPU."""
+    try:
+        return torch.device(value if value is not None else "cpu")
+    except (TypeError, RuntimeError):
+        raise ValueError(
+            f"device must be a torch.device or a name such as 'cpu' or "
+            f"'cuda', got {value!r}"
+        ) from None
 
 
 def real(
