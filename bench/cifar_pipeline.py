@@ -114,7 +114,14 @@ def time_hwlib(x, y, device, n, *, timer=timed):
 
     def epoch():
         train_epoch(
-            model, loss_fn, opt, data_x, data_y, BATCH, g, augment=True
+            model,
+            loss_fn,
+            opt,
+            data_x,
+            data_y,
+            BATCH,
+            generator=g,
+            augment=True,
         )
 
     return epoch if timer is None else timer(device, epoch)

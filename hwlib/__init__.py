@@ -2,16 +2,16 @@
 
 One module per topic; each chapter of the book imports what it needs:
 
-    networks     FeedForwardNetwork (ReLU, abs or tanh) and helpers
-                 (seed 000 Q1-Q7)
+    networks     FeedForwardNetwork (ReLU, abs or tanh), no_bias_network and
+                 helpers (seed 000 Q1-Q7, 004 §3)
     regions      exact linear pieces, kinks, the sawtooth, identified regions
                  (000 Q4-Q5, 004 §3)
-    gates        logic with ReLU networks and threshold units, GATE_RULES
-                 (000 Q7, 004 §2)
+    gates        logic with ReLU networks and threshold units, GATE_RULES and
+                 SIGN_GATE_RULES (000 Q7, 004 §2)
     backprop     the residual ReLU block's gradient by hand (000 Q8)
     nn           modules with hand-written backward passes, SGD (000 Q10)
     data         CIFAR-10 loading, device-resident data, random crops, label
-                 noise (000 Q12-Q15, 004 §5)
+                 noise (000 Q9-Q15, 004 §5)
     train        the training loop of hwlib.nn MLPs and learning curves
                  (000 Q11-Q15)
     models       a small CIFAR-10 CNN, trained and cached (004 §6), and

@@ -193,3 +193,24 @@ def same_dtype_and_device(name: str, t: Tensor, other: str, like: Tensor):
             f"({like.dtype} on {like.device}); convert with "
             f"{name}.to({like.dtype}, {str(like.device)!r})"
         )
+
+
+def integers(
+    name: str, value, *, min_length: int = 1, minimum: int = 1
+) -> tuple[int, ...]:
+    """A tuple or list of ints, each >= minimum, at least min_length long;
+    returned as a tuple (layer widths such as (3072, 512, 10))."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(
+            f"{name} must be a tuple or list of ints, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if len(value) < min_length:
+        raise ValueError(
+            f"{name} must hold at least {min_length} "
+            f"int{'s' if min_length != 1 else ''}, got {value!r}"
+        )
+    return tuple(
+        integer(f"{name}[{i}]", v, minimum=minimum)
+        for i, v in enumerate(value)
+    )

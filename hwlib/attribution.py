@@ -24,38 +24,55 @@ from . import _validate
 Target = int | Sequence[int] | Tensor
 
 
+def _target_values(target, name: str, expected: str) -> Tensor:
+    """`target` as an int64 tensor of any shape, or a TypeError naming it.
+
+    An int, or a sequence or tensor of ints; bools, floats, complex numbers
+    and anything that is not numbers are refused.
+    """
+    if isinstance(target, bool) or (
+        isinstance(target, Tensor) and target.dtype == torch.bool
+    ):
+        raise TypeError(f"{name} must be {expected}, got {target!r} (a bool)")
+    if isinstance(target, numbers.Integral):
+        return torch.tensor(int(target))
+    t = _validate.as_tensor(name, target, expected)
+    wrong_kind = t.dtype == torch.bool or t.is_floating_point()
+    if t.numel() and (wrong_kind or t.is_complex()):  # [] is float32
+        raise TypeError(
+            f"{name} must be {expected}, got {target!r} ({t.dtype})"
+        )
+    return t.to(torch.int64)
+
+
 def _target_tensor(
-    target: Target, n: int, num_classes: int, device: torch.device
+    target: Target,
+    n: int,
+    num_classes: int,
+    device: torch.device,
+    *,
+    name: str = "target",
+    classes: str | None = None,
 ) -> Tensor:
     """`target` as (n,) int64 class indices on `device`, checked.
 
     An int (one class for every image) or n ints (one per image), each in
-    [0, num_classes). Bools, floats and out-of-range classes are refused.
+    [0, num_classes). Bools, floats and out-of-range classes are refused;
+    the errors call the argument `name` and say where num_classes comes
+    from with `classes` (default: "the model has K classes").
     """
     expected = f"an int in [0, {num_classes}) or {n} such ints (one per image)"
-    if isinstance(target, bool) or (
-        isinstance(target, Tensor) and target.dtype == torch.bool
-    ):
-        raise TypeError(f"target must be {expected}, got {target!r} (a bool)")
-    if isinstance(target, numbers.Integral):
-        t = torch.tensor(int(target))
-    else:
-        t = _validate.as_tensor("target", target, expected)
-        if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-            raise TypeError(
-                f"target must be {expected}, got {target!r} ({t.dtype})"
-            )
-    t = t.to(device=device, dtype=torch.int64)
+    t = _target_values(target, name, expected).to(device)
     t = t.expand(n) if t.ndim == 0 else t
     if t.shape != (n,):
         raise ValueError(
-            f"target must be {expected}, got shape {tuple(t.shape)}"
+            f"{name} must be {expected}, got shape {tuple(t.shape)}"
         )
     bad = (t < 0) | (t >= num_classes)
     if bool(bad.any()):
+        classes = classes or f"the model has {num_classes} classes"
         raise ValueError(
-            f"target must be {expected}: the model has {num_classes} "
-            f"classes, got {t[bad][0].item()}"
+            f"{name} must be {expected}: {classes}, got {t[bad][0].item()}"
         )
     return t
 
@@ -94,15 +111,29 @@ def _inspection(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def _check_images(x: Tensor) -> None:
+def _check_images(x: Tensor, name: str = "x") -> None:
+    """x is a floating batch of images (N, C, H, W); errors call it `name`."""
     if not isinstance(x, Tensor):
         raise TypeError(
-            f"x must be a tensor of images, got {type(x).__name__}"
+            f"{name} must be a tensor of images (N, C, H, W), got "
+            f"{type(x).__name__}"
         )
     if x.ndim != 4 or not x.is_floating_point():
         raise ValueError(
-            "x must be a float batch of images (N, C, H, W), got "
+            f"{name} must be a float batch of images (N, C, H, W), got "
             f"{x.dtype} of shape {tuple(x.shape)}"
+        )
+
+
+def _check_maps(maps: Tensor, shape: str) -> None:
+    """maps is a tensor with the axes `shape` names, e.g. "(N, H, W)"."""
+    if not isinstance(maps, Tensor):
+        raise TypeError(
+            f"maps must be a tensor {shape}, got {type(maps).__name__}"
+        )
+    if maps.ndim != shape.count(",") + 1:
+        raise ValueError(
+            f"maps must be a tensor {shape}, got shape {tuple(maps.shape)}"
         )
 
 
@@ -113,7 +144,7 @@ def class_scores(model: nn.Module, x: Tensor, target: Target) -> Tensor:
     return scores.gather(1, t[:, None])[:, 0]
 
 
-def input_gradient(model: nn.Module, x: Tensor, target) -> Tensor:
+def input_gradient(model: nn.Module, x: Tensor, target: Target) -> Tensor:
     """∂ s_target / ∂x for each image: (N, C, H, W)."""
     _check_images(x)
     with _inspection(model):
@@ -122,7 +153,7 @@ def input_gradient(model: nn.Module, x: Tensor, target) -> Tensor:
     return grad
 
 
-def saliency_map(model: nn.Module, x: Tensor, target) -> Tensor:
+def saliency_map(model: nn.Module, x: Tensor, target: Target) -> Tensor:
     """M_ij = max_c |∂ s_target / ∂x_cij| (Simonyan et al. 2014): (N, H, W)."""
     return input_gradient(model, x, target).abs().amax(dim=1)
 
@@ -157,7 +188,7 @@ def _guided_relus(model: nn.Module) -> Iterator[None]:
             handle.remove()
 
 
-def guided_backprop(model: nn.Module, x: Tensor, target) -> Tensor:
+def guided_backprop(model: nn.Module, x: Tensor, target: Target) -> Tensor:
     """Guided backpropagation (Springenberg et al., 2015): (N, C, H, W).
 
     The gradient of s_target with respect to x, except that every ReLU passes
@@ -169,7 +200,7 @@ def guided_backprop(model: nn.Module, x: Tensor, target) -> Tensor:
 
 
 def _layer_activation_and_gradient(
-    model: nn.Module, layer: nn.Module, x: Tensor, target
+    model: nn.Module, layer: nn.Module, x: Tensor, target: Target
 ) -> tuple[Tensor, Tensor]:
     stored: list[Tensor] = []
     handle = layer.register_forward_hook(
@@ -191,7 +222,9 @@ def _layer_activation_and_gradient(
     return stored[0].detach(), grad
 
 
-def grad_cam(model: nn.Module, layer: nn.Module, x: Tensor, target) -> Tensor:
+def grad_cam(
+    model: nn.Module, layer: nn.Module, x: Tensor, target: Target
+) -> Tensor:
     """Grad-CAM (Selvaraju et al., 2017) at the layer's resolution: (N, h, w).
 
     With A^k the layer's k-th feature map and α_k = mean_ij ∂s_target/∂A^k_ij,
@@ -212,21 +245,28 @@ UPSAMPLE_MODES = ("bilinear", "bicubic", "nearest")
 
 
 def upsample(
-    maps: Tensor, size: tuple[int, int], mode: str = "bilinear"
+    maps: Tensor, size: tuple[int, int], *, mode: str = "bilinear"
 ) -> Tensor:
-    """Resize (N, h, w) maps to (N, H, W).
+    """Resize (N, h, w) maps to (N, H, W), (H, W) = size.
 
-    mode: "bilinear" (as in the Grad-CAM paper), "bicubic" or "nearest".
+    mode: "bilinear" (as in the Grad-CAM paper), "bicubic" or "nearest"
+    (F.interpolate's modes; align_corners=False).
     """
     if mode not in UPSAMPLE_MODES:
         raise ValueError(f"mode must be one of {UPSAMPLE_MODES}, got {mode!r}")
-    if not isinstance(maps, Tensor) or maps.ndim != 3:
-        raise ValueError(
-            "maps must be a tensor (N, h, w), got "
-            f"{getattr(maps, 'shape', maps)}"
+    _check_maps(maps, "(N, h, w)")
+    try:
+        size = tuple(size)
+        if len(size) != 2:
+            raise TypeError
+        size = tuple(
+            _validate.integer(f"size[{i}]", v) for i, v in enumerate(size)
         )
+    except TypeError as err:
+        raise TypeError(
+            f"size must be a pair (H, W) of ints >= 1, got {size!r}"
+        ) from err
     kwargs = {"align_corners": False} if mode != "nearest" else {}
-    size = tuple(size)
     return F.interpolate(maps[:, None], size=size, mode=mode, **kwargs)[:, 0]
 
 
@@ -239,7 +279,8 @@ def guided_grad_cam(
     mode: str = "bilinear",
 ) -> Tensor:
     """Guided backprop times the upsampled Grad-CAM map: (N, C, H, W)."""
-    cam = upsample(grad_cam(model, layer, x, target), x.shape[-2:], mode)
+    cam = grad_cam(model, layer, x, target)
+    cam = upsample(cam, x.shape[-2:], mode=mode)
     return guided_backprop(model, x, target) * cam[:, None]
 
 
@@ -252,12 +293,10 @@ class FoolingResult:
     l2: list[float]  # ||image - x||_2 per image
 
 
-def _normalised_step(
-    image: Tensor, grad: Tensor, learning_rate: float
-) -> Tensor:
-    """image + learning_rate * g / ||g||_2, the norm taken per image."""
+def _normalised_step(image: Tensor, grad: Tensor, lr: float) -> Tensor:
+    """image + lr * g / ||g||_2, the norm taken per image."""
     norms = grad.flatten(1).norm(dim=1).clamp(min=1e-12)
-    return image + learning_rate * grad / norms.view(-1, 1, 1, 1)
+    return image + lr * grad / norms.view(-1, 1, 1, 1)
 
 
 def fooling_image(
@@ -265,21 +304,21 @@ def fooling_image(
     x: Tensor,
     target: Target,
     *,
-    learning_rate: float = 0.05,
+    lr: float = 0.05,
     num_iterations: int = 200,
     value_range: tuple[float, float] = (0.0, 1.0),
 ) -> FoolingResult:
     """Nudge each image until the model predicts `target`.
 
     Step (gradient ascent on the target score, per image):
-    x <- clip(x + learning_rate * g / ||g||_2), g = ∂ s_target/∂x, stopping
-    each image as soon as it is classified as the target (or after
-    num_iterations steps).
+
+        x <- clip(x + lr * g / ||g||_2, value_range),  g = ∂ s_target/∂x,
+
+    stopping each image as soon as it is classified as the target (or
+    after num_iterations steps). lr is the L2 length of each step.
     """
     _check_images(x)
-    learning_rate = _validate.real(
-        "learning_rate", learning_rate, low=0, low_open=True
-    )
+    lr = _validate.real("lr", lr, low=0, low_open=True)
     num_iterations = _validate.integer(
         "num_iterations", num_iterations, minimum=0
     )
@@ -298,7 +337,7 @@ def fooling_image(
             (grad,) = torch.autograd.grad(score, image)
             with torch.no_grad():
                 grad = grad * active.view(-1, 1, 1, 1)
-                image = _normalised_step(image, grad, learning_rate)
+                image = _normalised_step(image, grad, lr)
                 image = image.clamp(lo, hi)
             for i in active.nonzero()[:, 0].tolist():
                 iterations[i] += 1
@@ -382,26 +421,28 @@ def class_visualization_step(
     image: Tensor,
     target: Target,
     *,
-    learning_rate: float,
+    lr: float,
     l2_reg: float,
 ) -> Tensor:
     """One step of gradient ascent on S_target(I) - l2_reg * ||I||_2^2.
 
-    With g the gradient of that objective at `image` (N, C, H, W), returns
-    I + learning_rate * g / ||g||_2, the norm taken per image (no clamping,
-    no jitter, no blur: those belong to `class_visualization`).
+    With g = ∂ S_target/∂I - 2 l2_reg I, the gradient of that objective at
+    `image` (N, C, H, W), returns
+
+        I + lr * g / ||g||_2,
+
+    the norm taken per image (no clamping, no jitter, no blur: those belong
+    to `class_visualization`).
     """
-    _check_images(image)
-    learning_rate = _validate.real(
-        "learning_rate", learning_rate, low=0, low_open=True
-    )
+    _check_images(image, "image")
+    lr = _validate.real("lr", lr, low=0, low_open=True)
     l2_reg = _validate.real("l2_reg", l2_reg, low=0)
     with _inspection(model):
         image = image.detach().clone().requires_grad_(True)
         score = class_scores(model, image, target).sum()
         objective = score - l2_reg * (image**2).sum()
         (grad,) = torch.autograd.grad(objective, image)
-    return _normalised_step(image.detach(), grad, learning_rate)
+    return _normalised_step(image.detach(), grad, lr)
 
 
 class _Shifted(nn.Module):
@@ -422,7 +463,7 @@ def class_visualization(
     image_shape: tuple[int, int, int] = (3, 32, 32),
     *,
     l2_reg: float = 1e-3,
-    learning_rate: float = 0.1,
+    lr: float = 0.1,
     num_iterations: int = 200,
     blur_every: int = 10,
     blur_sigma: float = 0.5,
@@ -440,24 +481,32 @@ def class_visualization(
     and, every blur_every steps, a Gaussian blur (blur_sigma = 0: none).
     Random draws come from `generator` (on the model's device).
     """
-    device = next(model.parameters()).device
+    parameter = next(model.parameters(), None)
+    device, dtype = (
+        (torch.device("cpu"), torch.get_default_dtype())
+        if parameter is None
+        else (parameter.device, parameter.dtype)
+    )
     _check_visualization_args(
         image_shape, num_iterations, blur_every, blur_sigma, max_jitter
     )
     lo, hi = _value_range(value_range)
+    lr = _validate.real("lr", lr, low=0, low_open=True)
+    l2_reg = _validate.real("l2_reg", l2_reg, low=0)
     generator = _validate.generator(generator, device)
-    single = isinstance(target, numbers.Integral) or (
-        isinstance(target, Tensor) and target.ndim == 0
+    target, single = _visualization_targets(
+        model, target, image_shape, device, dtype
     )
-    n = 1 if single else len(target)
     middle = (lo + hi) / 2
     shifted_model = _Shifted(model, middle)
     z = (
         0.05
         * (hi - lo)
-        * torch.randn(n, *image_shape, generator=generator, device=device)
+        * torch.randn(
+            len(target), *image_shape, generator=generator, device=device
+        )
     )
-    z = z.to(next(model.parameters()).dtype)
+    z = z.to(dtype)
     for step in range(1, num_iterations + 1):
         dy, dx = torch.randint(
             -max_jitter,
@@ -470,7 +519,7 @@ def class_visualization(
             shifted_model,
             z.roll((dy, dx), dims=(2, 3)),
             target,
-            learning_rate=learning_rate,
+            lr=lr,
             l2_reg=l2_reg,
         ).roll((-dy, -dx), dims=(2, 3))
         z = z.clamp(lo - middle, hi - middle)
@@ -480,21 +529,40 @@ def class_visualization(
     return image[0] if single else image
 
 
+def _visualization_targets(
+    model: nn.Module, target, image_shape, device, dtype
+) -> tuple[Tensor, bool]:
+    """(n,) checked class indices, and whether target was a single int.
+
+    The number of classes is read from one forward pass of an all-zero
+    image.
+    """
+    with torch.no_grad(), _inspection(model):
+        probe = torch.zeros(1, *image_shape, device=device, dtype=dtype)
+        num_classes = model(probe).shape[1]
+    expected = (
+        f"an int in [0, {num_classes}) (one image) or a nonempty sequence "
+        "of such ints (one image each)"
+    )
+    t = _target_values(target, "target", expected)
+    if t.ndim > 1 or t.numel() == 0:
+        raise ValueError(
+            f"target must be {expected}, got shape {tuple(t.shape)}"
+        )
+    n = t.numel()
+    return _target_tensor(t, n, num_classes, device), t.ndim == 0
+
+
 def _check_visualization_args(
     image_shape, num_iterations, blur_every, blur_sigma, max_jitter
 ) -> None:
-    if (
-        not isinstance(image_shape, (tuple, list))
-        or len(image_shape) != 3
-        or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s > 0
-            for s in image_shape
-        )
-    ):
-        raise ValueError(
-            f"image_shape must be (C, H, W) of positive ints, got "
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
+        raise TypeError(
+            f"image_shape must be (C, H, W), three ints >= 1, got "
             f"{image_shape!r}"
         )
+    for name, size in zip("CHW", image_shape):
+        _validate.integer(f"image_shape ({name})", size)
     _validate.integer("num_iterations", num_iterations, minimum=0)
     _validate.integer("blur_every", blur_every, minimum=0)
     _validate.real("blur_sigma", blur_sigma, low=0)
@@ -511,9 +579,10 @@ def outer_ring_fraction(maps: Tensor, width: int) -> Tensor:
 
     maps: (N, H, W); the ring is every pixel within `width` of the border.
     """
-    if maps.ndim != 3 or bool((maps < 0).any()):
+    _check_maps(maps, "(N, H, W)")
+    if bool((maps < 0).any()):
         raise ValueError(
-            f"maps must be non-negative (N, H, W), got {tuple(maps.shape)}"
+            f"maps must be non-negative, got minimum {maps.min().item()}"
         )
     h, w = maps.shape[1:]
     width = _validate.integer("width", width)
@@ -531,10 +600,16 @@ def map_correlations(maps: Tensor, reference: Target) -> Tensor:
     in [0, K) per image. Returns (N, K); a constant map gives NaN (no
     correlation is defined).
     """
-    if maps.ndim != 4:
-        raise ValueError(f"maps must be (N, K, h, w), got {tuple(maps.shape)}")
+    _check_maps(maps, "(N, K, h, w)")
     n, k = maps.shape[:2]
-    ref = _target_tensor(reference, n, k, maps.device)
+    ref = _target_tensor(
+        reference,
+        n,
+        k,
+        maps.device,
+        name="reference",
+        classes=f"maps has K = {k} maps per image",
+    )
     flat = maps.flatten(2)
     flat = flat - flat.mean(dim=2, keepdim=True)
     flat = flat / flat.norm(dim=2, keepdim=True)

@@ -118,4 +118,4 @@ def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
                 )
                 total += v_[m] * dv
             grad[i][j] = total
-    return torch.tensor(grad, dtype=W.dtype)
+    return torch.tensor(grad, dtype=W.dtype, device=W.device)

@@ -24,6 +24,7 @@ From a terminal: `python -m hwlib.check TOPIC file.py:NAME` (see --list).
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,11 +35,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import attribution as attr
+from . import review
 from .conv import conv2d_matrix, conv_transpose2d_matrix
-from .gates import GATE_RULES, linearly_separable, threshold_unit
+from .gates import (
+    GATE_RULES,
+    SIGN_GATE_RULES,
+    boolean_points,
+    linearly_separable,
+    threshold_unit,
+)
 from .models import tiny_cnn
 from .regions import abs_fold_layer, count_identified_regions
-from .review import count_words
 
 __all__ = [
     "Report",
@@ -63,7 +70,6 @@ __all__ = [
     "check_class_visualization_step",
     "check_kinks",
     "check_word_count",
-    "count_words",
     "main",
 ]
 
@@ -76,7 +82,7 @@ ATOL = 1e-9  # floor, for answers whose expected values are all 0
 # ---------------------------------------------------------------------------
 
 
-def fmt(value) -> str:
+def _fmt(value) -> str:
     """A number in short decimals (float32 noise removed): -1.4, 0.001."""
     try:
         return f"{float(value):.6g}"
@@ -84,9 +90,9 @@ def fmt(value) -> str:
         return repr(value)
 
 
-def fmt_array(value, limit: int = 8) -> str:
+def _fmt_array(value, limit: int = 8) -> str:
     """A short list of numbers: [1, -0.5, 2] (the first `limit`)."""
-    flat = [fmt(v) for v in np.asarray(value, dtype=np.float64).ravel()]
+    flat = [_fmt(v) for v in np.asarray(value, dtype=np.float64).ravel()]
     tail = ", ..." if len(flat) > limit else ""
     return "[" + ", ".join(flat[:limit]) + tail + "]"
 
@@ -94,10 +100,10 @@ def fmt_array(value, limit: int = 8) -> str:
 def _short(value) -> str:
     """A value for a report title: numbers in short decimals, else repr."""
     try:
-        t = as_tensor(value)
+        t = _as_tensor(value)
     except Exception:  # not numbers: show it as it is
         return repr(value)
-    return fmt(t) if t.ndim == 0 else fmt_array(t)
+    return _fmt(t) if t.ndim == 0 else _fmt_array(t)
 
 
 def _shape(t) -> tuple:
@@ -135,7 +141,7 @@ def _is_sympy(value) -> bool:
     return type(value).__module__.startswith("sympy")
 
 
-def as_tensor(value) -> Tensor:
+def _as_tensor(value) -> Tensor:
     """Any numeric answer as a float64 CPU tensor.
 
     Accepts torch tensors, numpy arrays, nested lists, Python numbers,
@@ -156,7 +162,7 @@ def as_tensor(value) -> Tensor:
     if isinstance(value, (list, tuple)) and any(
         isinstance(v, Tensor) for v in value
     ):
-        value = [as_tensor(v).numpy() for v in value]
+        value = [_as_tensor(v).numpy() for v in value]
     return torch.as_tensor(np.asarray(value, dtype=np.float64))
 
 
@@ -202,18 +208,18 @@ def _factor_name(c: float, batch_size: int | None) -> str:
     for value, name in names.items():
         if abs(c - value) <= 1e-6 * abs(value):
             return name
-    return fmt(c)
+    return _fmt(c)
 
 
-def _factor_text(c: float, batch_size, single: bool) -> str:
+def _factor_text(c: float, batch_size, *, single: bool) -> str:
     """'off by a constant factor ...' naming c; for a single number (where
     any two numbers differ by some factor) only a recognised factor."""
     name = _factor_name(abs(c), batch_size)
-    if single and name == fmt(abs(c)):
+    if single and name == _fmt(abs(c)):
         return ""
     sign = "the sign is flipped and " if c < 0 else ""
     return (
-        f"{sign}off by a constant factor: yours = {fmt(c)} × expected, "
+        f"{sign}off by a constant factor: yours = {_fmt(c)} × expected, "
         f"a factor of {name}"
     )
 
@@ -256,7 +262,7 @@ def _diagnose_values(ours: Tensor, reference: Tensor, context: dict) -> str:
     if callable(alternatives):  # computed only when a diagnosis is needed
         alternatives = alternatives()
     for name, alternative in alternatives.items():
-        alternative = as_tensor(alternative)
+        alternative = _as_tensor(alternative)
         if alternative.shape == ours.shape and _close(ours, alternative):
             return name
     if _close(ours, -reference):
@@ -287,7 +293,7 @@ def _diagnose_at_zero(ours: Tensor, reference: Tensor, context: dict) -> str:
     inputs = context.get("inputs")
     if inputs is None:
         return ""
-    zero = as_tensor(inputs) == 0
+    zero = _as_tensor(inputs) == 0
     if zero.shape != ours.shape or not zero.any():
         return ""
     differs = (ours - reference).abs() > RTOL * reference.abs().max() + ATOL
@@ -312,7 +318,7 @@ def diagnose(ours, reference, context: dict | None = None) -> str:
     Never raises: anything it cannot read gives "".
     """
     try:
-        ours, reference = as_tensor(ours), as_tensor(reference)
+        ours, reference = _as_tensor(ours), _as_tensor(reference)
         context = context or {}
         if ours.shape != reference.shape:
             return _diagnose_shape(ours, reference, context)
@@ -345,7 +351,7 @@ class Report:
         inf/nan all fail with a line saying what was expected; a value
         mismatch fails with the largest difference and a diagnosis.
         """
-        reference = as_tensor(reference)
+        reference = _as_tensor(reference)
         want = _expected(reference)
         if isinstance(ours, _Missing):
             return self.add(
@@ -356,7 +362,7 @@ class Report:
         if ours is None:
             return self.add(case, False, f"got None, expected {want}")
         try:
-            mine = as_tensor(ours)
+            mine = _as_tensor(ours)
         except Exception as err:
             return self.add(
                 case,
@@ -386,8 +392,8 @@ class Report:
         where = np.unravel_index(int(diff.argmax()), _shape(diff))
         index = ", ".join(map(str, where))
         detail = (
-            f"at [{index}] yours {fmt(mine[where])}, expected "
-            f"{fmt(reference[where])}"
+            f"at [{index}] yours {_fmt(mine[where])}, expected "
+            f"{_fmt(reference[where])}"
         )
         hint = diagnose(mine, reference, context)
         return self.add(case, False, detail + (f"; {hint}" if hint else ""))
@@ -844,15 +850,6 @@ def check_softmax_loss(fn: Callable) -> Report:
 # Gates (seed 000 Q7) and threshold neurons (seed 004 §2)
 # ---------------------------------------------------------------------------
 
-# Sign-encoded gates on R^2: f(x) > 0 exactly where the rule holds. A literal
-# "x_i" means x_i > 0 and "not x_i" means x_i < 0, so on the axes (x_i = 0)
-# neither literal holds (seed 000 Q7, equations (1) and (2)).
-SIGN_GATES = {
-    "and": lambda x1, x2: (x1 > 0) & (x2 > 0),
-    "or": lambda x1, x2: (x1 > 0) | (x2 > 0),
-    "xor": lambda x1, x2: ((x1 < 0) & (x2 > 0)) | ((x1 > 0) & (x2 < 0)),
-}
-
 
 def _gate_outputs(net_or_fn, x: Tensor) -> Tensor:
     """The output for each point as float64 (N,): called with a float64
@@ -860,7 +857,7 @@ def _gate_outputs(net_or_fn, x: Tensor) -> Tensor:
     error = None
     for batch in (x, x.float(), x.numpy()):
         try:
-            out = as_tensor(
+            out = _as_tensor(
                 net_or_fn(
                     batch.copy()
                     if isinstance(batch, np.ndarray)
@@ -879,9 +876,7 @@ def _gate_outputs(net_or_fn, x: Tensor) -> Tensor:
 
 
 def _check_nand(report: Report, net_or_fn) -> None:
-    x = torch.tensor(
-        [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64
-    )
+    x = boolean_points(2)
     out = report.run("evaluate on {0,1}^2", _gate_outputs, net_or_fn, x)
     if out is FAILED:
         return
@@ -891,7 +886,7 @@ def _check_nand(report: Report, net_or_fn) -> None:
         report.add(
             f"NAND({a}, {b}) = {want}",
             abs(value - want) < 1e-9,
-            f"got {fmt(value)}",
+            f"got {_fmt(value)}",
         )
 
 
@@ -907,8 +902,8 @@ def _sign_grid_lines(report, out, x, rule) -> None:
         if len(wrong):
             point = x[mask][wrong[0]]
             detail += (
-                f"; e.g. f({fmt(point[0])}, {fmt(point[1])}) = "
-                f"{fmt(out[mask][wrong[0]])}, expected "
+                f"; e.g. f({_fmt(point[0])}, {_fmt(point[1])}) = "
+                f"{_fmt(out[mask][wrong[0]])}, expected "
                 f"{'> 0' if want[mask][wrong[0]] else '<= 0'}"
             )
         report.add(f"sign of f {name}", len(wrong) == 0, detail)
@@ -918,29 +913,30 @@ def _sign_grid_lines(report, out, x, rule) -> None:
 def check_gate(net_or_fn, gate: str) -> Report:
     """A network or function R^2 -> R, given float64 batches (N, 2).
 
-    "and", "or", "xor": f(x) > 0 exactly where the gate holds (SIGN_GATES),
-    on one point and on a grid containing the axes and points 1e-9 away.
+    "and", "or", "xor": f(x) > 0 exactly where the gate holds
+    (hwlib.gates.SIGN_GATE_RULES), on one point and on a grid containing the
+    axes and points 1e-9 away.
     "nand": the value on {0, 1}^2 must be exactly 1, 1, 1, 0.
     """
     report = Report(f"check_gate({_name(net_or_fn)}, {gate!r})")
     if gate == "nand":
         _check_nand(report, net_or_fn)
         return report
-    if gate not in SIGN_GATES:
+    if gate not in SIGN_GATE_RULES:
         report.add(
             "gate name",
             False,
-            f"expected one of {[*SIGN_GATES, 'nand']}, got {gate!r}",
+            f"expected one of {[*SIGN_GATE_RULES, 'nand']}, got {gate!r}",
         )
         return report
     one = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
     out = report.run("one point (1, -2)", _gate_outputs, net_or_fn, one)
     if out is not FAILED:
-        want = bool(SIGN_GATES[gate](one[:, 0], one[:, 1]))
+        want = bool(SIGN_GATE_RULES[gate](one[:, 0], one[:, 1]))
         report.add(
             "one point (1, -2)",
             bool(out[0] > 0) == want,
-            f"f(1, -2) = {fmt(out[0])}, expected {'> 0' if want else '<= 0'}",
+            f"f(1, -2) = {_fmt(out[0])}, expected {'> 0' if want else '<= 0'}",
         )
     ticks = torch.cat(
         [torch.linspace(-2, 2, 41), torch.tensor([0.0, 1e-9, -1e-9])]
@@ -948,11 +944,8 @@ def check_gate(net_or_fn, gate: str) -> Report:
     x = torch.cartesian_prod(ticks, ticks)
     out = report.run("evaluate on the grid", _gate_outputs, net_or_fn, x)
     if out is not FAILED:
-        _sign_grid_lines(report, out, x, SIGN_GATES[gate])
+        _sign_grid_lines(report, out, x, SIGN_GATE_RULES[gate])
     return report
-
-
-_CORNERS = [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
 def _not_separable_reason(gate: str, labels: list[int]) -> str:
@@ -971,15 +964,15 @@ def _not_separable_reason(gate: str, labels: list[int]) -> str:
 
 
 def _threshold_rows(report, w: Tensor, b: float, labels) -> None:
-    points = torch.tensor(_CORNERS, dtype=torch.float64)
-    outputs = threshold_unit(w, b, points).tolist()
-    for (x1, x2), got, want in zip(_CORNERS, outputs, labels):
+    corners = boolean_points(2)  # (0, 0), (0, 1), (1, 0), (1, 1)
+    outputs = threshold_unit(w, b, corners).tolist()
+    for (x1, x2), got, want in zip(corners.int().tolist(), outputs, labels):
         value = float(w[0] * x1 + w[1] * x2 + b)
         note = " (on the boundary: >= 0 counts as 1)" if value == 0 else ""
         report.add(
             f"f({x1}, {x2}) = {want}",
             got == want,
-            f"w·x + b = {fmt(value)} gives {got}{note}",
+            f"w·x + b = {_fmt(value)} gives {got}{note}",
         )
 
 
@@ -1000,9 +993,9 @@ def check_threshold_neuron(w, b, gate: str) -> Report:
             f"expected one of {list(GATE_RULES)}, got {gate!r}",
         )
         return report
-    labels = [int(GATE_RULES[gate](p, q)) for p, q in _CORNERS]
-    points = torch.tensor(_CORNERS, dtype=torch.float64)
-    if not linearly_separable(points, torch.tensor(labels)):
+    corners = boolean_points(2)
+    labels = [int(GATE_RULES[gate](p, q)) for p, q in corners.int().tolist()]
+    if not linearly_separable(corners, torch.tensor(labels)):
         report.add(
             f"{gate.upper()} with one threshold neuron",
             False,
@@ -1010,7 +1003,7 @@ def check_threshold_neuron(w, b, gate: str) -> Report:
         )
         return report
     try:
-        w_t, b_f = as_tensor(w).reshape(-1), float(as_tensor(b))
+        w_t, b_f = _as_tensor(w).reshape(-1), float(_as_tensor(b))
         if w_t.shape != (2,):
             raise ValueError(f"w has {w_t.numel()} entries")
     except Exception as err:  # reported
@@ -1036,7 +1029,7 @@ _FLIPPED = (
 
 
 def _kernel_index(
-    shape, input_size, stride, padding, transposed, flip: bool = False
+    shape, input_size, stride, padding, *, transpose: bool, flip: bool = False
 ) -> Tensor:
     """Which kernel entry (k = a*kw + b, plus 1) sits in each entry of A;
     0 where no kernel entry does. Built with hwlib.conv's references.
@@ -1044,7 +1037,7 @@ def _kernel_index(
     kh, kw = shape
     numbers = torch.arange(1, kh * kw + 1, dtype=torch.float64)
     numbers = numbers.reshape(kh, kw).flip(0, 1) if flip else numbers
-    build = conv_transpose2d_matrix if transposed else conv2d_matrix
+    build = conv_transpose2d_matrix if transpose else conv2d_matrix
     return (
         build(numbers.reshape(kh, kw), input_size, stride, padding)
         .round()
@@ -1126,9 +1119,11 @@ def _check_symbolic(report, A, kernel, index, flipped_index) -> None:
     )
 
 
-def _check_numeric(report, A, kernel: Tensor, args, transposed) -> None:
+def _check_numeric(
+    report, A, kernel: Tensor, args, *, transpose: bool
+) -> None:
     """A entry by entry against hwlib.conv, then A @ x against F.conv2d."""
-    build = conv_transpose2d_matrix if transposed else conv2d_matrix
+    build = conv_transpose2d_matrix if transpose else conv2d_matrix
     reference = build(kernel, *args)
     if _is_sympy(A) and getattr(A, "free_symbols", None):
         report.add(
@@ -1145,7 +1140,7 @@ def _check_numeric(report, A, kernel: Tensor, args, transposed) -> None:
         "(rows are output pixels, columns input pixels)",
     }
     try:
-        mine = as_tensor(A)
+        mine = _as_tensor(A)
     except Exception:  # compare reports what was expected
         mine = None
     if mine is None or mine.shape != reference.shape:
@@ -1160,10 +1155,12 @@ def _check_numeric(report, A, kernel: Tensor, args, transposed) -> None:
         )
         return
     report.add("every entry", True)
-    _check_product(report, mine, reference, kernel, args, transposed)
+    _check_product(report, mine, reference, kernel, args, transpose=transpose)
 
 
-def _check_product(report, A, reference, kernel, args, transposed) -> None:
+def _check_product(
+    report, A, reference, kernel, args, *, transpose: bool
+) -> None:
     """A @ x on random images against F.conv2d / F.conv_transpose2d.
 
     Allowed error: what entries within tolerance imply, so that this line
@@ -1171,7 +1168,7 @@ def _check_product(report, A, reference, kernel, args, transposed) -> None:
     """
     g = torch.Generator().manual_seed(0)
     x = _randn(g, 3, 1, *args[0])
-    op = F.conv_transpose2d if transposed else F.conv2d
+    op = F.conv_transpose2d if transpose else F.conv2d
     y = op(x, kernel[None, None], stride=args[1], padding=args[2])
     error = (A @ x.flatten(1).T - y.flatten(1).T).abs()
     allowed = (RTOL * reference.abs().max() + ATOL) * x.abs().flatten(1).sum(1)
@@ -1186,14 +1183,16 @@ def _wrong_entries(mine: Tensor, reference: Tensor) -> str:
     atol = RTOL * float(reference.abs().max()) + ATOL
     bad = ((mine - reference).abs() > atol).nonzero().tolist()
     text = "; ".join(
-        f"A[{i}, {j}] = {fmt(mine[i, j])}, expected {fmt(reference[i, j])}"
+        f"A[{i}, {j}] = {_fmt(mine[i, j])}, expected {_fmt(reference[i, j])}"
         for i, j in bad[:4]
     )
     return f"{len(bad)} of {reference.numel()} entries wrong: {text}"
 
 
-def _conv_like(A, kernel, input_size, stride, padding, transposed) -> Report:
-    name = "check_conv_transpose_matrix" if transposed else "check_conv_matrix"
+def _conv_like(
+    A, kernel, input_size, stride, padding, *, transpose: bool
+) -> Report:
+    name = "check_conv_transpose_matrix" if transpose else "check_conv_matrix"
     shape = tuple(int(n) for n in getattr(kernel, "shape", ()))
     report = Report(
         f"{name}(kernel {shape}, input {tuple(input_size)}, "
@@ -1201,11 +1200,12 @@ def _conv_like(A, kernel, input_size, stride, padding, transposed) -> Report:
     )
     args = (tuple(input_size), stride, padding)
     if _is_sympy(kernel) and kernel.free_symbols:
-        index = _kernel_index(shape, *args, transposed)
-        flipped = _kernel_index(shape, *args, transposed, flip=True)
+        index = _kernel_index(shape, *args, transpose=transpose)
+        flipped = _kernel_index(shape, *args, transpose=transpose, flip=True)
         _check_symbolic(report, A, kernel, index, flipped)
     else:
-        _check_numeric(report, A, as_tensor(kernel), args, transposed)
+        kernel = _as_tensor(kernel)
+        _check_numeric(report, A, kernel, args, transpose=transpose)
     return report
 
 
@@ -1217,7 +1217,7 @@ def check_conv_matrix(A, kernel, input_size, stride=1, padding=0) -> Report:
     Matrix or nested lists) is checked entry by entry symbolically: each
     entry must be the right kernel symbol or 0.
     """
-    return _conv_like(A, kernel, input_size, stride, padding, False)
+    return _conv_like(A, kernel, input_size, stride, padding, transpose=False)
 
 
 @_guarded
@@ -1228,7 +1228,7 @@ def check_conv_transpose_matrix(
 
     Numeric or symbolic kernel, as in check_conv_matrix.
     """
-    return _conv_like(A, kernel, input_size, stride, padding, True)
+    return _conv_like(A, kernel, input_size, stride, padding, transpose=True)
 
 
 # ---------------------------------------------------------------------------
@@ -1404,8 +1404,8 @@ def _upsampled(cam: Tensor, size) -> dict[str, Tensor]:
     """The layer-resolution map and its upsamplings to the image size."""
     return {
         "": cam,
-        " (upsampled, bilinear)": attr.upsample(cam, size, "bilinear"),
-        " (upsampled, nearest)": attr.upsample(cam, size, "nearest"),
+        " (upsampled, bilinear)": attr.upsample(cam, size, mode="bilinear"),
+        " (upsampled, nearest)": attr.upsample(cam, size, mode="nearest"),
     }
 
 
@@ -1413,7 +1413,7 @@ def _accept_map(report, case, ours, candidates: dict, context) -> None:
     """Pass when ours equals one candidate, possibly rescaled per image
     (display normalisation); otherwise compare with the first one."""
     try:
-        mine = as_tensor(ours)
+        mine = _as_tensor(ours)
     except Exception:  # compare reports it below
         mine = None
     for note, cand in candidates.items():
@@ -1465,7 +1465,7 @@ def _cam_alternatives(model, layer, x, target) -> dict:
     }
 
 
-def _cam_check(title, fn, guided: bool) -> Report:
+def _cam_check(title, fn, *, guided: bool) -> Report:
     report = Report(title)
     for name, x, target in _image_cases():
         mine = tiny_cnn()
@@ -1556,13 +1556,13 @@ def _fooling_lines(report, name, model, x, t: Tensor, image) -> None:
     report.add(
         f"{name}: values stay in [0, 1]",
         lo >= 0 and hi <= 1,
-        f"from {fmt(lo)} to {fmt(hi)}",
+        f"from {_fmt(lo)} to {_fmt(hi)}",
     )
     rel = (image - x).flatten(1).norm(dim=1) / x.flatten(1).norm(dim=1)
     report.add(
         f"{name}: the change is small (||Δ|| <= 0.3 ||x||)",
         bool((rel <= 0.3).all()),
-        f"largest ||Δ|| / ||x|| = {fmt(rel.max().item())}",
+        f"largest ||Δ|| / ||x|| = {_fmt(rel.max().item())}",
     )
 
 
@@ -1575,7 +1575,7 @@ def _read_images(report, case, image, shape):
         report.add(case, False, f"got None, expected {want}")
         return None
     try:
-        image = as_tensor(image)
+        image = _as_tensor(image)
     except Exception as err:  # reported
         report.add(
             case,
@@ -1590,23 +1590,49 @@ def _read_images(report, case, image, shape):
     return image.reshape(shape)
 
 
+def _step_size_name(fn: Callable, *, required: bool = False) -> str | None:
+    """What fn's signature calls the step size: "lr" (torch's and hwlib's
+    name) or "learning_rate" (cs231n's). None when it has neither or, with
+    required=True, when its step size has a default value."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or an odd callable
+        return None
+    for name in ("lr", "learning_rate"):
+        parameter = parameters.get(name)
+        if parameter is not None and not (
+            required and parameter.default is not parameter.empty
+        ):
+            return name
+    return None
+
+
+_FOOLING_LR = inspect.signature(attr.fooling_image).parameters["lr"].default
+
+
 @_guarded
 def check_fooling_image(fn: Callable) -> Report:
     """fn(model, x, target) -> fooling images (N, C, H, W) in [0, 1].
 
     (An object with an .image attribute, like hwlib's FoolingResult, is
-    accepted.) On one image and on five, with the runner-up class as the
-    target: the model must predict the target on the result, the values
-    must stay in [0, 1], and the change must be small: ||Δ|| <= 0.3 ||x||
-    for every image.
+    accepted.) When fn requires a step size (a parameter `lr`, or cs231n's
+    `learning_rate`, without a default), it gets hwlib's default, 0.05;
+    otherwise fn's own default is used. On one image and on five, with the
+    runner-up class as the target: the model must predict the target on the
+    result, the values must stay in [0, 1], and the change must be small:
+    ||Δ|| <= 0.3 ||x|| for every image.
     """
     report = Report(f"check_fooling_image({_name(fn)})")
+    step_size = _step_size_name(fn, required=True)
+    kw = {step_size: _FOOLING_LR} if step_size else {}
     for name, x, _ in _image_cases():
         model = tiny_cnn()
         t = _runner_up(model, x)
         target = int(t[0]) if len(x) == 1 else t
         name = f"{name.split(',')[0]}, target {_short(target)}"
-        image = report.run(name, fn, tiny_cnn(), x.clone(), _copy(target))
+        image = report.run(
+            name, fn, tiny_cnn(), x.clone(), _copy(target), **kw
+        )
         if image is not FAILED:
             _fooling_lines(report, name, model, x, t, image)
     return report
@@ -1617,7 +1643,7 @@ def _class_visualization_step(
     image,
     target,
     *,
-    learning_rate,
+    lr,
     l2_reg,
     sign=1.0,
     squared=True,
@@ -1625,7 +1651,7 @@ def _class_visualization_step(
 ) -> Tensor:
     """One normalised gradient-ascent step on S_t(I) - l2_reg ||I||^2.
 
-    I <- I + learning_rate * g / ||g||, g the gradient, the norm per image.
+    I <- I + lr * g / ||g||, g the gradient, the norm per image.
     sign, squared and per_image produce the classic mistakes.
     """
     image = image.detach().clone().requires_grad_(True)
@@ -1639,7 +1665,7 @@ def _class_visualization_step(
     scale = (
         g.flatten(1).norm(dim=1).view(-1, 1, 1, 1) if per_image else g.norm()
     )
-    return (image + learning_rate * g / scale).detach()
+    return (image + lr * g / scale).detach()
 
 
 def _class_vis_alternatives(model, image, target, kw) -> dict:
@@ -1663,18 +1689,23 @@ def _class_vis_alternatives(model, image, target, kw) -> dict:
 
 @_guarded
 def check_class_visualization_step(fn: Callable) -> Report:
-    """fn(model, image, target, *, learning_rate, l2_reg) -> updated image.
+    """fn(model, image, target, *, lr, l2_reg) -> updated image.
 
     One gradient-ascent step on S_target(I) - l2_reg * ||I||^2 (per image),
-    I <- I + learning_rate * g / ||g||_2 with the norm taken per image.
-    The change I_new - I is compared with the reference (returning None
-    after updating `image` in place is accepted).
+
+        I <- I + lr * g / ||g||_2,  g = ∂S_target/∂I - 2 l2_reg I,
+
+    with the norm taken per image. The step size goes to fn as `lr`, or as
+    `learning_rate` when that is what fn's signature calls it (cs231n's
+    name). The change I_new - I is compared with the reference (returning
+    None after updating `image` in place is accepted).
     """
     report = Report(f"check_class_visualization_step({_name(fn)})")
-    kw = {"learning_rate": 0.5, "l2_reg": 0.3}
+    kw = {"lr": 0.5, "l2_reg": 0.3}
+    yours = {_step_size_name(fn) or "lr": kw["lr"], "l2_reg": kw["l2_reg"]}
     for name, image, target in _image_cases():
         mine = image.clone()
-        ours = report.run(name, fn, tiny_cnn(), mine, _copy(target), **kw)
+        ours = report.run(name, fn, tiny_cnn(), mine, _copy(target), **yours)
         if ours is FAILED:
             continue
         model = tiny_cnn()
@@ -1695,7 +1726,7 @@ def check_class_visualization_step(fn: Callable) -> Report:
 def _minus(ours, image: Tensor):
     """ours - image, or ours itself when it cannot be read (compare says)."""
     try:
-        return as_tensor(ours).reshape(image.shape) - image
+        return _as_tensor(ours).reshape(image.shape) - image
     except Exception:  # compare reports the unreadable value
         return ours
 
@@ -1739,7 +1770,7 @@ def check_identified_regions(fn: Callable) -> Report:
 def _as_count(value) -> int | None:
     """A whole number given as int, numpy or torch scalar; else None."""
     try:
-        number = float(as_tensor(value).reshape(()))
+        number = float(_as_tensor(value).reshape(()))
     except Exception:  # not a count
         return None
     return int(number) if number.is_integer() else None
@@ -1782,10 +1813,10 @@ def check_kinks(points, net, lo: float, hi: float) -> Report:
     differentiable, against the exact ones (1e-9 apart counts as equal)."""
     from .regions import breakpoints_1d
 
-    report = Report(f"check_kinks(points on ({fmt(lo)}, {fmt(hi)}))")
+    report = Report(f"check_kinks(points on ({_fmt(lo)}, {_fmt(hi)}))")
     exact = breakpoints_1d(net, lo, hi)
     try:
-        yours = sorted(float(p) for p in as_tensor(points).reshape(-1))
+        yours = sorted(float(p) for p in _as_tensor(points).reshape(-1))
     except Exception as err:  # reported
         report.add(
             "reading the points",
@@ -1803,12 +1834,12 @@ def check_kinks(points, net, lo: float, hi: float) -> Report:
     report.add(
         "no kink missing",
         not missing,
-        f"missing {fmt_array(missing)}" if missing else "",
+        f"missing {_fmt_array(missing)}" if missing else "",
     )
     report.add(
         "no extra points",
         not extra,
-        f"not kinks: {fmt_array(extra)}" if extra else "",
+        f"not kinks: {_fmt_array(extra)}" if extra else "",
     )
     return report
 
@@ -1824,7 +1855,7 @@ def check_word_count(text: str, limit: int = 350) -> Report:
             f"expected a str, got {type(text).__name__}",
         )
         return report
-    words = count_words(text)
+    words = review.count_words(text)
     report.add(f"at most {limit} words", words <= limit, f"{words} words")
     return report
 
@@ -1837,8 +1868,6 @@ def check_word_count(text: str, limit: int = 350) -> Report:
 def _built(obj):
     """obj(), when obj is a function of no arguments (like hwlib's
     or_network or and_neuron); else obj itself."""
-    import inspect
-
     if not inspect.isfunction(obj):
         return obj
     required = [
@@ -1940,13 +1969,14 @@ TOPICS: dict[str, tuple[Callable, tuple[str, ...], str]] = {
     "fooling_image": (
         check_fooling_image,
         ("fooling_image",),
-        "fooling_image(model, x, target) -> images (N, C, H, W) in [0, 1]",
+        "fooling_image(model, x, target) -> images (N, C, H, W) in [0, 1]"
+        " (a required lr or learning_rate gets 0.05)",
     ),
     "class_visualization_step": (
         check_class_visualization_step,
         ("class_visualization_step",),
-        "class_visualization_step(model, image, target, *, learning_rate, "
-        "l2_reg) -> image",
+        "class_visualization_step(model, image, target, *, lr, l2_reg) -> "
+        "image (lr may be called learning_rate)",
     ),
     **{
         f"gate_{g}": (

@@ -27,8 +27,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import _validate
+
 MAX_MATRIX_ENTRIES = 2**24
-"""The largest matrix (rows * columns) the builders agree to allocate."""
+"""The largest matrix (rows * columns) the builders agree to allocate.
+
+Below hwlib's general limit (_validate.MAX_ELEMENTS = 2^28) because the
+symbolic builders hold one Python string per entry.
+"""
 
 
 class _Geometry(NamedTuple):
@@ -150,29 +156,13 @@ def conv_transpose2d_output_size(
     return g.out
 
 
-def _kernel_tensor(kernel) -> Tensor:
-    """The kernel as a 2-D real tensor with finite entries."""
-    try:
-        kernel = torch.as_tensor(kernel)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(
-            "kernel must be a 2-D tensor (kh, kw) of numbers, got "
-            f"{type(kernel).__name__}"
-        ) from None
+def _matrix(kernel, input_size, stride, padding, *, transpose: bool) -> Tensor:
+    kernel = _validate.real_tensor("kernel", kernel)
     if kernel.ndim != 2 or kernel.numel() == 0:
         raise ValueError(
             "kernel must be 2-D (kh, kw) with positive sizes, got shape "
             f"{tuple(kernel.shape)}"
         )
-    if kernel.dtype == torch.bool or kernel.is_complex():
-        raise TypeError(f"kernel must be real numbers, got {kernel.dtype}")
-    if kernel.is_floating_point() and not bool(kernel.isfinite().all()):
-        raise ValueError(f"kernel must be finite, got {kernel.tolist()}")
-    return kernel
-
-
-def _matrix(kernel, input_size, stride, padding, transpose: bool) -> Tensor:
-    kernel = _kernel_tensor(kernel)
     g = _geometry(
         tuple(kernel.shape), input_size, stride, padding, transpose=transpose
     )
@@ -207,7 +197,7 @@ def conv_transpose2d_matrix(
 
 
 def _symbolic(
-    kernel_size, input_size, stride, padding, name: str, transpose: bool
+    kernel_size, input_size, stride, padding, *, name: str, transpose: bool
 ) -> list[list[str]]:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r}")
@@ -228,11 +218,15 @@ def conv2d_matrix_symbolic(
 
     Entries that no kernel weight reaches are the string "0".
     """
-    return _symbolic(kernel_size, input_size, stride, padding, name, False)
+    return _symbolic(
+        kernel_size, input_size, stride, padding, name=name, transpose=False
+    )
 
 
 def conv_transpose2d_matrix_symbolic(
     kernel_size, input_size, stride=1, padding=0, name: str = "w"
 ) -> list[list[str]]:
     """conv_transpose2d_matrix with LaTeX names w_{(a,b)} for the kernel."""
-    return _symbolic(kernel_size, input_size, stride, padding, name, True)
+    return _symbolic(
+        kernel_size, input_size, stride, padding, name=name, transpose=True
+    )

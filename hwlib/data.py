@@ -44,7 +44,7 @@ from .cache import (
     save_atomic,
 )
 
-ENV_VAR = "HWLIB_CIFAR10"
+CIFAR10_ENV_VAR = "HWLIB_CIFAR10"
 DEFAULT_ROOT = "data"
 CLASSES = (
     "airplane",
@@ -58,6 +58,7 @@ CLASSES = (
     "ship",
     "truck",
 )
+NUM_CLASSES = len(CLASSES)
 SPLIT_SIZES = {"train": 50_000, "test": 10_000}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -78,6 +79,9 @@ class CIFAR10:
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
+CROP_PADDING = 4
+"""Zero padding of the standard CIFAR-10 random crop (each side, pixels)."""
+
 
 def default_device() -> torch.device:
     """CUDA when a GPU is present, else the CPU."""
@@ -86,7 +90,7 @@ def default_device() -> torch.device:
 
 def same_device(a: torch.device | str, b: torch.device | str) -> bool:
     """True when `a` and `b` name one device ('cuda' is 'cuda:0' on GPU 0)."""
-    a, b = torch.device(a), torch.device(b)
+    a, b = _validate.device(a), _validate.device(b)
     if a.type != b.type:
         return False
     if a.type != "cuda":
@@ -173,39 +177,47 @@ class DeviceData:
         cls,
         data: CIFAR10,
         device: torch.device | str,
-        train_subset: int | None = None,
+        *,
+        train_size: int | None = None,
     ) -> DeviceData:
-        """Move the dataset to `device`; `train_subset` keeps that many
-        training images chosen at random (seed 0).
+        """Move the dataset to `device`; `train_size` keeps that many
+        training images chosen at random (seed 0), None keeps them all.
 
         (A random subset, not the first n: an image-folder copy is stored
         sorted by class.)
         """
+        device = _validate.device(device)
         keep = slice(None)
-        if train_subset is not None:
+        if train_size is not None:
             n = len(data.train_y)
-            _count("train_subset", train_subset, 1, n)
+            _validate.integer("train_size", train_size, maximum=n)
             g = torch.Generator().manual_seed(0)
-            keep = torch.randperm(n, generator=g)[:train_subset]
+            keep = torch.randperm(n, generator=g)[:train_size]
         tensors = (data.train_x[keep], data.train_y[keep])
         tensors += (data.test_x, data.test_y)
         return cls(*(t.to(device) for t in tensors))
 
-    def with_validation(self, size: int, *, seed: int = 0) -> DeviceData:
-        """A copy with `size` random training images moved into a held-out
-        validation split (val_x, val_y); the test set is unchanged.
+    def with_validation(self, val_size: int, *, seed: int = 0) -> DeviceData:
+        """A copy with `val_size` random training images moved into a
+        held-out validation split (val_x, val_y); the test set is unchanged.
 
         The split is drawn on the CPU from `seed`, so it is the same on
-        every device.
+        every device: with π a random permutation of the N training
+        images, val = π[:val_size] and train = π[val_size:].
         """
         if self.val_x is not None:
             raise ValueError("this data already has a validation split")
         n = len(self.train_y)
-        _count("size", size, 1, n - 1)
+        if n < 2:
+            raise ValueError(
+                f"a validation split needs at least 2 training images, "
+                f"this data has {n}"
+            )
+        _validate.integer("val_size", val_size, maximum=n - 1)
         _validate.integer("seed", seed, minimum=0)
         g = torch.Generator().manual_seed(seed)
         order = torch.randperm(n, generator=g).to(self.device)
-        val, train = order[:size], order[size:]
+        val, train = order[:val_size], order[val_size:]
         return DeviceData(
             self.train_x[train],
             self.train_y[train],
@@ -216,14 +228,6 @@ class DeviceData:
         )
 
 
-def _count(name: str, value: object, low: int, high: int) -> int:
-    """An int in [low, high] (`_validate.integer` plus an upper bound)."""
-    value = _validate.integer(name, value, minimum=low)
-    if value > high:
-        raise ValueError(f"{name} must be at most {high}, got {value}")
-    return value
-
-
 class DatasetError(RuntimeError):
     """CIFAR-10 is missing or broken; the message says where hwlib looked
     and what to do."""
@@ -232,10 +236,10 @@ class DatasetError(RuntimeError):
 def _how_to_get_it(root: Path) -> str:
     return (
         f"hwlib looked in {root.resolve()} (from the root argument, else "
-        f"${ENV_VAR}, else ./{DEFAULT_ROOT}).\n"
+        f"${CIFAR10_ENV_VAR}, else ./{DEFAULT_ROOT}).\n"
         f"Either let torchvision download it there: "
         f"load_cifar10('{root}', download=True) on a machine with internet, "
-        f"or point ${ENV_VAR} (or root=...) at a folder holding "
+        f"or point ${CIFAR10_ENV_VAR} (or root=...) at a folder holding "
         f"cifar-10-batches-py/ or train/<class>/ and test/<class>/ image "
         f"folders."
     )
@@ -250,14 +254,14 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
         if not str(root).strip():
             raise ValueError(
                 "root must name a folder, got an empty string; pass None "
-                f"to use ${ENV_VAR} or ./{DEFAULT_ROOT}"
+                f"to use ${CIFAR10_ENV_VAR} or ./{DEFAULT_ROOT}"
             )
         return Path(root).expanduser()
-    return env_path(ENV_VAR) or Path(DEFAULT_ROOT)
+    return env_path(CIFAR10_ENV_VAR) or Path(DEFAULT_ROOT)
 
 
 def load_cifar10(
-    root: str | os.PathLike | None = None, download: bool | None = None
+    root: str | os.PathLike | None = None, *, download: bool | None = None
 ) -> CIFAR10:
     """Load all of CIFAR-10 as tensors.
 
@@ -275,11 +279,8 @@ def load_cifar10(
             32x32 RGB, 50,000 + 10,000 images), or some images cannot be
             read (they are named). Nothing is cached for such data.
     """
-    if download is not None and not isinstance(download, bool):
-        raise TypeError(
-            f"download must be True, False or None, got {download!r}"
-        )
-    explicit = root is not None or ENV_VAR in os.environ
+    _validate.boolean("download", download, allow_none=True)
+    explicit = root is not None or CIFAR10_ENV_VAR in os.environ
     root = resolve_root(root)
     if download is None:
         download = not explicit
@@ -490,11 +491,11 @@ def _check_integrity(data: CIFAR10, root: Path) -> None:
                 f"{split} images are {tuple(x.shape)} {x.dtype}, expected "
                 f"({n}, 3, 32, 32) uint8"
             )
-        bad_range = len(y) and (y.min() < 0 or y.max() > 9)
+        bad_range = len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES)
         if tuple(y.shape) != (n,) or bad_range:
             problems.append(
                 f"{split} labels are {tuple(y.shape)}, expected ({n},) "
-                "with values 0..9"
+                f"with values 0..{NUM_CLASSES - 1}"
             )
     if problems:
         raise DatasetError(
@@ -510,17 +511,22 @@ def crop_offsets(
     image_size: tuple[int, int],
     *,
     size: int | tuple[int, int] | None = None,
-    padding: int = 4,
+    padding: int = CROP_PADDING,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> Tensor:
     """Random crop positions for n images: (2, n) int64, rows then columns.
 
-    Row offsets are uniform in [0, H + 2 padding - size], drawn first, then
-    the column offsets (W likewise). size None means the image's own size.
+    For images of size H x W, zero-padded by p on each side, and crops of
+    size h x w, row offsets are uniform in [0, H + 2p - h], drawn first,
+    then the column offsets, uniform in [0, W + 2p - w]. size None means
+    the image's own size; device None means the CPU; `generator` must live
+    on `device`.
     """
+    n = _validate.integer("n", n, minimum=0)
     height, width = image_size
     crop_h, crop_w = _crop_size(size, image_size, padding)
+    device = _validate.device(device)
     _validate.generator(generator, device)
     top = torch.randint(
         0,
@@ -540,31 +546,47 @@ def crop_offsets(
 
 
 def _crop_size(size, image_size, padding) -> tuple[int, int]:
-    _validate.integer("padding", padding, minimum=0)
+    """(h, w) of the crops: size None -> the image's size, an int s -> (s, s),
+    a pair (h, w) as given; each at most the padded image's side."""
+    padding = _validate.integer("padding", padding, minimum=0)
     height, width = image_size
     if size is None:
-        size = (height, width)
-    elif not isinstance(size, tuple):
-        _validate.integer("size", size)
-        size = (size, size)
-    crop_h, crop_w = size
-    if crop_h > height + 2 * padding or crop_w > width + 2 * padding:
-        raise ValueError(
-            f"cannot cut {crop_h}x{crop_w} crops from {height}x{width} "
-            f"images with padding {padding}; size must be at most "
-            f"{height + 2 * padding}"
-        )
-    return crop_h, crop_w
+        return height, width
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise ValueError(
+                f"size must be None, an int or a pair (height, width), got "
+                f"{size!r}"
+            )
+        crop = _validate.integers("size", size)
+        names = ("size[0] (the crop height)", "size[1] (the crop width)")
+    else:
+        side = _validate.integer("size", size)
+        crop = (side, side)
+        names = ("size", "size")
+    for name, want, have in zip(names, crop, (height, width)):
+        bound = have + 2 * padding
+        if want > bound:
+            raise ValueError(
+                f"cannot cut {crop[0]}x{crop[1]} crops from {height}x{width} "
+                f"images with padding {padding}: {name} must be at most "
+                f"{bound}, got {want}"
+            )
+    return crop
 
 
 def crop_at(
     x: Tensor,
     offsets: Tensor,
-    padding: int = 4,
     size: int | tuple[int, int] | None = None,
+    padding: int = CROP_PADDING,
 ) -> Tensor:
     """Zero-pad x (N, C, H, W) by `padding` and cut, for image i, the window
-    with top-left corner offsets[:, i] of the padded image."""
+    with top-left corner offsets[:, i] of the padded image:
+
+        out[i, c, r, s] = padded[i, c, offsets[0, i] + r, offsets[1, i] + s]
+
+    for 0 <= r < h, 0 <= s < w; size None means (h, w) = (H, W)."""
     n, c, h, w = x.shape
     crop_h, crop_w = _crop_size(size, (h, w), padding)
     padded = F.pad(x, (padding, padding, padding, padding))
@@ -578,24 +600,29 @@ def crop_at(
 
 def random_crop(
     x: Tensor,
-    size: int = 32,
-    padding: int = 4,
+    size: int | tuple[int, int] | None = None,
+    padding: int = CROP_PADDING,
     *,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Pad a batch with zeros and cut one random size x size window per
-    image, on x's device.
+    """Pad a batch with zeros and cut one random window per image, on x's
+    device.
 
-    x: (N, C, H, W), any dtype. Offsets are uniform in
-    [0, H + 2 padding - size] along each axis, drawn from `generator`
-    (which must live on x's device). This is the standard CIFAR-10
-    augmentation (torchvision's RandomCrop(32, padding=4)); the homework's
-    own notebook, which specifies the crop, is not public.
+    x: (N, C, H, W), any dtype; size None (the default) keeps H x W. Offsets
+    are uniform in [0, H + 2 padding - h] along each axis, drawn from
+    `generator` (which must live on x's device). This is the standard
+    CIFAR-10 augmentation (torchvision's RandomCrop(32, padding=4)); the
+    homework's own notebook, which specifies the crop, is not public.
     """
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"random_crop expects a tensor batch (N, C, H, W), got "
+            f"{type(x).__name__}"
+        )
+    if x.ndim != 4:
         raise ValueError(
-            f"random_crop expects a batch (N, C, H, W), got {shape}"
+            f"random_crop expects a batch (N, C, H, W), got shape "
+            f"{tuple(x.shape)}"
         )
     offsets = crop_offsets(
         len(x),
@@ -605,13 +632,14 @@ def random_crop(
         generator=generator,
         device=x.device,
     )
-    return crop_at(x, offsets, padding, size)
+    return crop_at(x, offsets, size, padding)
 
 
 def corrupt_labels(
     labels: Tensor,
     fraction: float,
-    num_classes: int = 10,
+    *,
+    num_classes: int = NUM_CLASSES,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """A copy of `labels` with round(fraction * N) of them, chosen at random,
@@ -619,15 +647,28 @@ def corrupt_labels(
 
     Each chosen label is replaced by a class drawn uniformly from all
     `num_classes` (so about 1/num_classes of the replacements happen to
-    equal the true label), as in the label-noise experiments of Zhang et al.
+    equal the true label, and a fraction fraction * (1 - 1/num_classes) of
+    the labels changes), as in the label-noise experiments of Zhang et al.
     (2017). `generator` must live on the labels' device.
     """
+    if not isinstance(labels, Tensor):
+        raise TypeError(
+            f"labels must be an integer tensor (N,), got "
+            f"{type(labels).__name__}"
+        )
     if (
-        not isinstance(labels, Tensor)
-        or labels.ndim != 1
-        or (labels.is_floating_point() or labels.dtype == torch.bool)
+        labels.is_floating_point()
+        or labels.is_complex()
+        or (labels.dtype == torch.bool)
     ):
-        raise ValueError("labels must be a 1-D integer tensor")
+        raise TypeError(
+            f"labels must be an integer tensor (N,), got {labels.dtype}"
+        )
+    if labels.ndim != 1:
+        raise ValueError(
+            f"labels must be a 1-D integer tensor (N,), got shape "
+            f"{tuple(labels.shape)}"
+        )
     fraction = _validate.real("fraction", fraction, low=0, high=1)
     _validate.integer("num_classes", num_classes)
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):

@@ -27,11 +27,12 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from .conv import conv2d_matrix, conv2d_output_size
+from . import _validate
+from .conv import _pair, conv2d_matrix, conv2d_output_size
 from .networks import (
-    FeedForwardNetwork,
     convexity_report,
     interpolate_networks,
+    no_bias_network,
 )
 from .regions import (
     abs_fold_layer,
@@ -46,7 +47,6 @@ __all__ = [
     "WEIGHT_KEYFRAMES",
     "conv_explorer",
     "fold_explorer",
-    "no_bias_network",
     "show",
     "weight_explorer",
 ]
@@ -91,22 +91,16 @@ def _slider_figure(
     return fig
 
 
-def no_bias_network(
-    w11: float, w12: float, w21: float, w22: float
-) -> FeedForwardNetwork:
-    """x -> w21 relu(w11 x) + w22 relu(w12 x): Q5's width-2 net, no biases."""
-    return FeedForwardNetwork(
-        [[[w11], [w12]], [[w21, w22]]], [[0.0, 0.0], [0.0]]
-    )
-
-
 def weight_explorer(
     steps_per_leg: int = 8, lo: float = -5.0, hi: float = 5.0, num: int = 201
 ) -> go.Figure:
     """Q5's network while its weights move along a loop of straight lines.
 
-    The loop runs through `WEIGHT_KEYFRAMES` and back to the first; each leg
-    is `steps_per_leg` points of `interpolate_networks`. Each frame draws the
+    The network is `hwlib.networks.no_bias_network(w11, w12, w21, w22)`,
+    x -> w21 ReLU(w11 x) + w22 ReLU(w12 x). The loop runs through
+    `WEIGHT_KEYFRAMES` and back to the first; each leg is `steps_per_leg`
+    points of `interpolate_networks`, (1 - s) θ_start + s θ_end for
+    s = 0, 1/steps_per_leg, ... Each frame draws the
     network on `num` grid points of [lo, hi], marks its exact kinks
     (`breakpoints_1d`) and says whether it is convex or concave
     (`convexity_report`): whatever the weights, at most one kink (at 0) and
@@ -115,8 +109,11 @@ def weight_explorer(
     Frame i holds trace 0 (the graph, x and y) and trace 1 (the kinks);
     frame i's name is str(i) and its `customdata` on trace 0 is the weights.
     """
-    if steps_per_leg < 1:
-        raise ValueError(f"steps_per_leg must be >= 1, got {steps_per_leg}")
+    steps_per_leg = _validate.integer("steps_per_leg", steps_per_leg)
+    num = _validate.integer("num", num, minimum=2)
+    lo, hi = _validate.real("lo", lo), _validate.real("hi", hi)
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
     grid = torch.linspace(lo, hi, num, dtype=torch.float64)
     keys = [no_bias_network(*w) for w in WEIGHT_KEYFRAMES]
     frames, labels = [], []
@@ -206,28 +203,39 @@ def _weight_heatmap(
     )
 
 
+def _size_text(pair: tuple[int, int]) -> str:
+    """A stride or padding for a title: 3 for (3, 3), else (2, 3)."""
+    return str(pair[0]) if pair[0] == pair[1] else str(pair)
+
+
 def conv_explorer(
-    kernel_size: int = 3,
-    input_size: int = 5,
-    stride: int = 1,
-    padding: int = 1,
+    kernel_size: int | tuple[int, int] = 3,
+    input_size: int | tuple[int, int] = 5,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 1,
 ) -> go.Figure:
     """The convolution matrix A, one output pixel at a time.
 
-    The kernel's entries are numbered 1..k^2 row by row (entry w_(a,b) is
-    a k + b + 1), so A shows which weight sits where. Left: A (rows: output
-    pixels, columns: input pixels, both flattened row by row) with the
-    selected row framed. Right: the input, each pixel coloured by the weight
-    that row of A puts on it, with the kernel's window framed (it may hang
-    over the zero padding, outside the image).
+    Arguments as in `hwlib.conv.conv2d_matrix`: ints or pairs (height,
+    width). The kernel's kh x kw entries are numbered 1..kh kw row by row
+    (entry w_(a,b) is a kw + b + 1), so A shows which weight sits where.
+    Left: A (rows: output pixels, columns: input pixels, both flattened
+    row by row) with the selected row framed. Right: the input, each pixel
+    coloured by the weight that row of A puts on it, with the kernel's
+    window framed (it may hang over the zero padding, outside the image):
+    output pixel (p, q) reads rows p s_h - pad_h .. + kh - 1 and columns
+    q s_w - pad_w .. + kw - 1.
 
     Frame r (name str(r)) is output pixel r: trace 0 is A, trace 1 frames
     row r, trace 2 is row r of A reshaped to the input's (H, W), trace 3
     frames the window.
     """
-    size = (input_size, input_size)
-    kernel = torch.arange(1, kernel_size**2 + 1, dtype=torch.float64)
-    kernel = kernel.reshape(kernel_size, kernel_size)
+    kh, kw = _pair("kernel_size", kernel_size, 1)
+    size = _pair("input_size", input_size, 1)
+    sh, sw = _pair("stride", stride, 1)
+    ph, pw = _pair("padding", padding, 0)
+    kernel = torch.arange(1, kh * kw + 1, dtype=torch.float64)
+    kernel = kernel.reshape(kh, kw)
     out_h, out_w = conv2d_output_size(kernel.shape, size, stride, padding)
     A = conv2d_matrix(kernel, size, stride, padding)
     fig = make_subplots(
@@ -237,20 +245,17 @@ def conv_explorer(
         horizontal_spacing=0.1,
         subplot_titles=(
             f"A ({A.shape[0]} x {A.shape[1]})",
-            f"input ({input_size} x {input_size})",
+            f"input ({size[0]} x {size[1]})",
         ),
     )
-    names = [
-        f"w{a}{b}" for a in range(kernel_size) for b in range(kernel_size)
-    ]
+    names = [f"w{a}{b}" for a in range(kh) for b in range(kw)]
     matrix = _weight_heatmap(
         A, names, 1, "row %{y}, col %{x}: %{text}<extra></extra>"
     )
     frames, labels = [], []
-    lo, hi = -padding - 0.5, input_size + padding - 0.5
     for row in range(A.shape[0]):
         p, q = divmod(row, out_w)
-        top, left = p * stride - padding, q * stride - padding
+        top, left = p * sh - ph, q * sw - pw
         frames.append(
             go.Frame(
                 name=str(row),
@@ -272,9 +277,9 @@ def conv_explorer(
                     go.Scatter(
                         **_box(
                             left - 0.5,
-                            left + kernel_size - 0.5,
+                            left + kw - 0.5,
                             top - 0.5,
-                            top + kernel_size - 0.5,
+                            top + kh - 0.5,
                         ),
                         mode="lines",
                         hoverinfo="skip",
@@ -299,14 +304,18 @@ def conv_explorer(
         title_text="output pixel (row of A)",
     )
     fig.update_xaxes(row=1, col=1, title_text="input pixel (column of A)")
-    fig.update_xaxes(range=[lo, hi], row=1, col=2, constrain="domain")
-    fig.update_yaxes(range=[hi, lo], row=1, col=2, scaleanchor="x2")
+    # the input with its padding: x from -pad_w - 1/2, y from -pad_h - 1/2
+    x_range = [-pw - 0.5, size[1] + pw - 0.5]
+    y_range = [size[0] + ph - 0.5, -ph - 0.5]  # reversed: row 0 on top
+    fig.update_xaxes(range=x_range, row=1, col=2, constrain="domain")
+    fig.update_yaxes(range=y_range, row=1, col=2, scaleanchor="x2")
     fig.update_layout(
         showlegend=False,
         height=430,
         title={
-            "text": f"kernel {kernel_size}x{kernel_size},"
-            f" stride {stride}, padding {padding}:"
+            "text": f"kernel {kh}x{kw},"
+            f" stride {_size_text((sh, sw))},"
+            f" padding {_size_text((ph, pw))}:"
             f" output {out_h}x{out_w}",
             "font": {"size": 13},
         },
@@ -344,8 +353,7 @@ def fold_explorer(max_layers: int = 4) -> go.Figure:
     kept and the reversed intervals, trace 3 is the square (z = index into
     ORIENTATIONS, customdata = region number in `identified_boxes` order).
     """
-    if not 1 <= max_layers <= 6:
-        raise ValueError(f"max_layers must be in 1..6, got {max_layers}")
+    max_layers = _validate.integer("max_layers", max_layers, maximum=6)
     w, b = abs_fold_layer(1)
     chain = [(float(w[0, 0]), float(b[0]))] * max_layers
     fig = make_subplots(

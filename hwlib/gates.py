@@ -9,7 +9,8 @@ Seed 000 Q7 and seed 004 §2. Two kinds of unit appear in the seeds:
   (`threshold_unit`), for which `linearly_separable` decides whether a
   labelled point set can be realised at all.
 
-`GATE_RULES` holds the truth rules of the two-input gates by name, and
+`GATE_RULES` holds the truth rules of the two-input gates by name,
+`SIGN_GATE_RULES` where a sign-encoded network must be positive, and
 `boolean_points(n)` is {0, 1}^n in the order every function here uses.
 """
 
@@ -37,8 +38,30 @@ GATE_RULES: dict[str, Callable] = {
 """Truth rules of two-input gates: name -> rule(a, b).
 
 a and b are bits: bools, 0/1 ints, or bool/integer tensors (elementwise);
-the rule returns a bool (a bool tensor for tensors). E.g.
-GATE_RULES["xor"](x[:, 0] > 0, x[:, 1] > 0).
+the rule returns a bool (a bool tensor for tensors). E.g. with
+x = boolean_points(2).int(), GATE_RULES["xor"](x[:, 0], x[:, 1]) is
+tensor([False, True, True, False]).
+"""
+
+SIGN_GATE_RULES: dict[str, Callable] = {
+    "and": lambda x1, x2: (x1 > 0) & (x2 > 0),
+    "or": lambda x1, x2: (x1 > 0) | (x2 > 0),
+    "xor": lambda x1, x2: ((x1 < 0) & (x2 > 0)) | ((x1 > 0) & (x2 < 0)),
+}
+"""Sign-encoded gates on R^2: name -> rule(x1, x2), where f(x) > 0 must hold.
+
+A network f: R^2 -> R encodes a gate by its sign: f(x) > 0 exactly where
+the rule holds (`or_network`, `xor_network`). A literal "x_i" means
+x_i > 0 and "not x_i" means x_i < 0, so on the axes (x_i = 0) neither
+literal holds (seed 000 Q7, equations (1) and (2)):
+
+    and: x1 > 0 and x2 > 0
+    or:  x1 > 0 or x2 > 0
+    xor: (x1 < 0 and x2 > 0) or (x1 > 0 and x2 < 0)
+
+x1 and x2 are numbers or tensors (elementwise); the rule returns a bool
+(a bool tensor). Unlike GATE_RULES["xor"] applied to x_i > 0, the sign
+rule for xor is false on the axes.
 """
 
 MAX_BOOLEAN_INPUTS = 16

@@ -49,12 +49,17 @@ from torch import Tensor, nn
 
 from . import _validate
 from .cache import cache_dir, load_or_discard, remove_stale, save_atomic
-from .data import CIFAR10_MEAN, CIFAR10_STD, DeviceData, random_crop
+from .data import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    NUM_CLASSES,
+    DeviceData,
+    random_crop,
+)
 from .train import TrainingRecord
 
 # Bump when the architecture or recipe changes: old caches become stale.
 ARCHITECTURE_VERSION = "whiten-flatten-v1"
-NUM_CLASSES = 10
 
 
 class Normalize(nn.Module):
@@ -80,15 +85,18 @@ class Scale(nn.Module):
         return x * self.factor
 
 
-def conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    """conv3x3 - maxpool2 - BN - ReLU - conv3x3 - BN - ReLU (halves H, W)."""
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """conv3x3 - maxpool2 - BN - ReLU - conv3x3 - BN - ReLU (halves H, W).
+
+    (N, in_channels, H, W) -> (N, out_channels, H // 2, W // 2).
+    """
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
         nn.MaxPool2d(2),
-        nn.BatchNorm2d(c_out),
+        nn.BatchNorm2d(out_channels),
         nn.ReLU(),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
         nn.ReLU(),
     )
 
@@ -101,9 +109,13 @@ def small_cnn(
     """The CNN of the module docstring; `last_conv_block(model)` is model[-4].
 
     model[1] is the whitening stem (pad right/bottom by 1, 2x2 conv, 3 -> 24
-    maps).
+    maps). widths: a tuple or list of ints, one block each; every block
+    halves the image, so the head sees image_size // 2**len(widths) squared
+    positions.
     """
-    _check_widths(widths)
+    widths = _validate.integers("widths", widths)
+    num_classes = _validate.integer("num_classes", num_classes)
+    image_size = _validate.integer("image_size", image_size)
     side = image_size // 2 ** len(widths)
     if side < 1:
         raise ValueError(
@@ -113,13 +125,13 @@ def small_cnn(
         )
     stem = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(3, 24, 2))
     layers: list[nn.Module] = [Normalize(), stem, nn.ReLU()]
-    c_in = 24
-    for c_out in widths:
-        layers.append(conv_block(c_in, c_out))
-        c_in = c_out
+    in_channels = 24
+    for out_channels in widths:
+        layers.append(conv_block(in_channels, out_channels))
+        in_channels = out_channels
     layers += [
         nn.Flatten(),
-        nn.Linear(c_in * side * side, num_classes, bias=False),
+        nn.Linear(in_channels * side * side, num_classes, bias=False),
         Scale(1 / 8),
     ]
     return nn.Sequential(*layers)
@@ -138,6 +150,7 @@ def tiny_cnn(seed: int = 0, *, device="cpu") -> nn.Sequential:
     is never touched).
     """
     seed = _validate.integer("seed", seed, minimum=0)
+    device = _validate.device(device)
     with torch.device("meta"):
         model = nn.Sequential(
             nn.Conv2d(3, 4, 3, padding=1),
@@ -209,43 +222,17 @@ def whitening_weights(images: Tensor, eps: float = 5e-4) -> Tensor:
     return filters.view(-1, images.shape[1], 2, 2)
 
 
-def _check_widths(widths) -> None:
-    if (
-        not isinstance(widths, tuple)
-        or not widths
-        or not all(
-            isinstance(w, int) and not isinstance(w, bool) and w > 0
-            for w in widths
-        )
-    ):
-        raise ValueError(
-            "widths must be a non-empty tuple of positive ints, "
-            f"got {widths!r}"
-        )
-
-
-def _check_number(name, value, lo, hi, *, integer=False, lo_open=False):
-    kind = int if integer else (int, float)
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and value <= hi
-    ok = ok and (value > lo if lo_open else value >= lo)
-    if not ok:
-        what = "an int" if integer else "a number"
-        left = "(" if lo_open else "["
-        raise ValueError(
-            f"{name} must be {what} in {left}{lo}, {hi}], got {value!r}"
-        )
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CNNSettings:
     """Architecture and training recipe of `small_cnn`; see `for_device`.
 
-    lr is the peak learning rate, reached after `warmup` (a fraction of all
-    steps) and decayed linearly to 0; ema_decay is per step; translate is the
-    largest shift in pixels; tta averages the scores of each test image and its
-    mirror image in the recorded accuracy; bf16 runs forward and backward under
-    bfloat16 autocast.
+    widths are the blocks' channels, a tuple or list of ints stored as a
+    tuple. lr is the peak learning rate, reached after `warmup` (a fraction
+    of all steps) and decayed linearly to 0; ema_decay is per step (the
+    average follows ema <- decay * ema + (1 - decay) * weights); translate is
+    the largest shift in pixels; tta averages the scores of each test image
+    and its mirror image in the recorded accuracy; bf16 runs forward and
+    backward under bfloat16 autocast.
     """
 
     widths: tuple[int, ...] = (32, 64, 128)
@@ -263,23 +250,30 @@ class CNNSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_widths(self.widths)
-        _check_number("epochs", self.epochs, 1, 10_000, integer=True)
-        _check_number("batch_size", self.batch_size, 1, 10**7, integer=True)
-        _check_number("lr", self.lr, 0, 1e3, lo_open=True)
-        _check_number("momentum", self.momentum, 0, 0.999)
-        _check_number("weight_decay", self.weight_decay, 0, 1)
-        _check_number("label_smoothing", self.label_smoothing, 0, 0.999)
-        _check_number("translate", self.translate, 0, 16, integer=True)
-        _check_number("warmup", self.warmup, 0, 1)
-        _check_number("ema_decay", self.ema_decay, 0, 0.9999)
-        _check_number("seed", self.seed, 0, 2**63 - 1, integer=True)
-        for name in ("tta", "bf16"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(
-                    f"{name} must be True or False, "
-                    f"got {getattr(self, name)!r}"
-                )
+        widths = _validate.integers("widths", self.widths)
+        object.__setattr__(self, "widths", widths)
+        _validate.integer("epochs", self.epochs)
+        _validate.integer("batch_size", self.batch_size)
+        _validate.real("lr", self.lr, low=0, low_open=True)
+        _validate.real(
+            "momentum", self.momentum, low=0, high=1, high_open=True
+        )
+        _validate.real("weight_decay", self.weight_decay, low=0)
+        _validate.real(
+            "label_smoothing",
+            self.label_smoothing,
+            low=0,
+            high=1,
+            high_open=True,
+        )
+        _validate.integer("translate", self.translate, minimum=0, maximum=16)
+        _validate.real("warmup", self.warmup, low=0, high=1)
+        _validate.real(
+            "ema_decay", self.ema_decay, low=0, high=1, high_open=True
+        )
+        _validate.integer("seed", self.seed, minimum=0)
+        _validate.boolean("tta", self.tta)
+        _validate.boolean("bf16", self.bf16)
 
     @classmethod
     def for_device(cls, device: torch.device | str) -> CNNSettings:
@@ -288,7 +282,7 @@ class CNNSettings:
         The cuda preset (wider, longer, larger batches) has not been timed on a
         GPU yet.
         """
-        kind = torch.device(device).type
+        kind = _validate.device(device).type
         if kind == "cpu":
             return cls()
         if kind == "cuda":
@@ -309,9 +303,16 @@ def images_as_float(x: Tensor) -> Tensor:
     return x.float() / 255
 
 
-def augment(x: Tensor, translate: int, generator: torch.Generator) -> Tensor:
+def augment(
+    x: Tensor, translate: int, *, generator: torch.Generator | None
+) -> Tensor:
     """Random translation by up to `translate` pixels (zero fill) and a random
     flip.
+
+    Each image is shifted by (dy, dx), each uniform in [-translate,
+    translate] (`hwlib.data.random_crop` with padding=translate), then
+    mirrored left-right with probability 1/2; `generator` lives on x's
+    device.
     """
     if translate:
         x = random_crop(x, padding=translate, generator=generator)
@@ -335,7 +336,14 @@ def evaluate_cnn(
 ) -> tuple[float, float]:
     """(cross-entropy, accuracy) on uint8 images x; tta averages x and its
     mirror.
+
+    Mean loss (1/N) Σ_n -log softmax(s_n)[y_n] and accuracy
+    (1/N) #{n : argmax s_n = y_n} of the scores s_n = model(x_n / 255),
+    or s_n = (model(x_n) + model(flip(x_n))) / 2 with tta.
     """
+    _validate.boolean("tta", tta)
+    _validate.boolean("bf16", bf16)
+    _validate.integer("batch_size", batch_size)
     was_training = model.training
     model.eval()
     loss, correct = 0.0, 0
@@ -350,11 +358,6 @@ def evaluate_cnn(
         correct += int((scores.argmax(1) == labels).sum())
     model.train(was_training)
     return loss / len(y), correct / len(y)
-
-
-def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    """Plain test accuracy (one forward pass per image) on uint8 images."""
-    return evaluate_cnn(model, x, y)[1]
 
 
 def _check_data(data) -> None:
@@ -401,7 +404,7 @@ def _new_model(data: DeviceData, settings: CNNSettings) -> nn.Sequential:
     """small_cnn initialised from settings.seed (global RNG untouched), stem
     whitened.
     """
-    device = data.train_x.device
+    device = data.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         model = small_cnn(settings.widths)
@@ -445,7 +448,7 @@ def train_cnn(
     evaluations. train_* stay empty.
     """
     _check_data(data)
-    device = data.train_x.device
+    device = data.device
     settings = _settings_for(settings, device)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     model = _new_model(data, settings)
@@ -463,9 +466,7 @@ def train_cnn(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(settings, total)
     )
-    record = TrainingRecord(
-        asdict(settings), str(device), [], [], [], [], [], [], []
-    )
+    record = TrainingRecord(settings=asdict(settings), device=str(device))
     for _ in range(settings.epochs):
         start = time.perf_counter()
         _train_epoch(
@@ -484,14 +485,16 @@ def train_cnn(
 
 def _train_epoch(model, ema, optimizer, schedule, data, settings, generator):
     model.train()
-    device = data.train_x.device
+    device = data.device
     order = torch.randperm(
         len(data.train_y), generator=generator, device=device
     )
     decay = settings.ema_decay
     for i in range(0, len(order), settings.batch_size):
         index = order[i : i + settings.batch_size]
-        x = augment(data.train_x[index], settings.translate, generator)
+        x = augment(
+            data.train_x[index], settings.translate, generator=generator
+        )
         x = images_as_float(x).contiguous(memory_format=torch.channels_last)
         with _autocast(device, settings.bf16):
             scores = model(x).float()
@@ -543,7 +546,7 @@ def load_or_train_cnn(
     removed. record.from_cache says where the model came from.
     """
     _check_data(data)
-    device = data.train_x.device
+    device = data.device
     settings = _settings_for(settings, device)
     path = cache_dir() / f"cnn-{_fingerprint(data, settings)}.pt"
     saved = load_or_discard(path, map_location=device)

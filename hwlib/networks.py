@@ -63,16 +63,12 @@ class FeedForwardNetwork(nn.Module):
         self,
         weights: Sequence,
         biases: Sequence,
-        activation: str = "relu",
         *,
+        activation: str = "relu",
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, "
-                f"got {activation!r}"
-            )
+        activation = _activation(activation)
         dtype = _validate.floating_dtype("dtype", dtype)
         weights = _sequence("weights", weights)
         biases = _sequence("biases", biases)
@@ -83,8 +79,8 @@ class FeedForwardNetwork(nn.Module):
                 f"got {len(weights)} weight matrices but "
                 f"{len(biases)} bias vectors"
             )
-        ws = [_layer(f"W_{i}", w, dtype) for i, w in enumerate(weights, 1)]
-        bs = [_layer(f"b_{i}", b, dtype) for i, b in enumerate(biases, 1)]
+        ws = [_layer(_w(i), w, dtype) for i, w in enumerate(weights, 1)]
+        bs = [_layer(_b(i), b, dtype) for i, b in enumerate(biases, 1)]
         for i in range(1, len(ws) + 1):
             _check_layer(i, ws, bs)
         self.activation = activation
@@ -173,7 +169,31 @@ class FeedForwardNetwork(nn.Module):
         biases = [
             torch.randn(o, generator=generator, dtype=dtype) for o in sizes[1:]
         ]
-        return cls(weights, biases, activation, dtype=dtype)
+        return cls(weights, biases, activation=activation, dtype=dtype)
+
+
+def _activation(value) -> str:
+    """One of the names in ACTIVATIONS."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"activation must be a str, one of {sorted(ACTIVATIONS)}, got "
+            f"{value!r}"
+        )
+    if value not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATIONS)}, got {value!r}"
+        )
+    return value
+
+
+def _w(i: int) -> str:
+    """How errors name layer i's matrix: weights[i-1] (W_i)."""
+    return f"weights[{i - 1}] (W_{i})"
+
+
+def _b(i: int) -> str:
+    """How errors name layer i's bias: biases[i-1] (b_i)."""
+    return f"biases[{i - 1}] (b_{i})"
 
 
 def _check_layer(i: int, ws: list[Tensor], bs: list[Tensor]) -> None:
@@ -181,20 +201,20 @@ def _check_layer(i: int, ws: list[Tensor], bs: list[Tensor]) -> None:
     w, b = ws[i - 1], bs[i - 1]
     if w.ndim != 2 or w.numel() == 0:
         raise ValueError(
-            f"layer {i}: W_{i} must be a nonempty matrix (out, in), "
+            f"{_w(i)} must be a nonempty matrix (out, in), "
             f"got shape {tuple(w.shape)}"
         )
     if b.shape != (w.shape[0],):
         raise ValueError(
-            f"layer {i}: b_{i} has shape {tuple(b.shape)} but W_{i} has "
+            f"{_b(i)} has shape {tuple(b.shape)} but {_w(i)} has "
             f"shape {tuple(w.shape)}, so b_{i} must have shape "
             f"({w.shape[0]},)"
         )
     if i > 1 and w.shape[1] != ws[i - 2].shape[0]:
         prev = ws[i - 2]
         raise ValueError(
-            f"layer {i}: W_{i} has shape {tuple(w.shape)}, so it takes "
-            f"{w.shape[1]} inputs, but W_{i - 1} has shape "
+            f"{_w(i)} has shape {tuple(w.shape)}, so it takes "
+            f"{w.shape[1]} inputs, but {_w(i - 1)} has shape "
             f"{tuple(prev.shape)} and gives {prev.shape[0]}"
         )
 
@@ -262,7 +282,25 @@ def interpolate_networks(
         weights = [(1 - t) * wa + t * wb for wa, wb in pairs_w]
         biases = [(1 - t) * ba + t * bb for ba, bb in pairs_b]
     return FeedForwardNetwork(
-        weights, biases, a.activation, dtype=a.weights[0].dtype
+        weights, biases, activation=a.activation, dtype=a.weights[0].dtype
+    )
+
+
+def no_bias_network(
+    w11: float, w12: float, w21: float, w22: float
+) -> FeedForwardNetwork:
+    """x -> w21 ReLU(w11 x) + w22 ReLU(w12 x): Q5's width-2 net, no biases.
+
+    W_1 = (w11, w12)^T (shape (2, 1)), W_2 = (w21, w22) (shape (1, 2)),
+    b_1 = 0, b_2 = 0 (seed 000 Q5). Each neuron bends only at x = 0, so the
+    network is a x for x > 0 and b x for x < 0, with
+    a = sum_{i: w1i > 0} w2i w1i and b = sum_{i: w1i < 0} w2i w1i.
+    """
+    w = {"w11": w11, "w12": w12, "w21": w21, "w22": w22}
+    w = {name: _validate.real(name, value) for name, value in w.items()}
+    return FeedForwardNetwork(
+        [[[w["w11"]], [w["w12"]]], [[w["w21"], w["w22"]]]],
+        [[0.0, 0.0], [0.0]],
     )
 
 

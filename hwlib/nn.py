@@ -104,10 +104,9 @@ class Linear(Module):
         n_in = _validate.integer("in_features", in_features)
         n_out = _validate.integer("out_features", out_features)
         dtype = _validate.floating_dtype("dtype", dtype)
-        device = _device(device)
+        device = _validate.device(device)
         generator = _validate.generator(generator, device)
-        if not isinstance(input_grad, bool):
-            raise TypeError(f"input_grad must be a bool, got {input_grad!r}")
+        input_grad = _validate.boolean("input_grad", input_grad)
         _validate.allocation(f"Linear({n_in}, {n_out}).weight", n_in * n_out)
         bound = 1 / math.sqrt(n_in)
         kw = {"generator": generator, "device": device, "dtype": dtype}
@@ -137,16 +136,6 @@ class Linear(Module):
 
     def __repr__(self) -> str:
         return f"Linear({self.weight.shape[1]}, {self.weight.shape[0]})"
-
-
-def _device(device) -> torch.device:
-    try:
-        return torch.device(device if device is not None else "cpu")
-    except (TypeError, RuntimeError):
-        raise ValueError(
-            f"device must be a torch.device or a name such as 'cpu' or "
-            f"'cuda', got {device!r}"
-        ) from None
 
 
 class ReLU(Module):
@@ -260,7 +249,7 @@ class Sequential(Module):
 
 
 def mlp(
-    sizes: list[int],
+    sizes: list[int] | tuple[int, ...],
     *,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
@@ -271,11 +260,7 @@ def mlp(
     The first layer skips its input gradient: the network's input is data,
     not a parameter.
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a list of ints, got {sizes!r}")
-    if len(sizes) < 2:
-        raise ValueError(f"sizes: need at least [in, out], got {sizes}")
-    sizes = [_validate.integer(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
+    sizes = _validate.integers("sizes", sizes, min_length=2)
     layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(

@@ -7,7 +7,12 @@ import torch
 
 from . import _validate
 from .networks import FeedForwardNetwork
-from .regions import breakpoints_1d, identified_boxes, identified_intervals_1d
+from .regions import (
+    _chain,
+    breakpoints_1d,
+    identified_boxes,
+    identified_intervals_1d,
+)
 
 
 def plot_network_1d(
@@ -21,8 +26,15 @@ def plot_network_1d(
     num: int = 801,
     **line_kwargs,
 ) -> plt.Axes:
-    """Plot a network R -> R on [lo, hi], exact kinks sharp and dotted."""
+    """Plot a network R -> R on [lo, hi], exact kinks sharp and dotted.
+
+    The curve is sampled at `num` points of [lo, hi] plus the exact kinks
+    (`breakpoints_1d`), so its corners are drawn sharp; with
+    mark_breakpoints the kinks are also marked with dots. Draws on `ax`
+    (default: the current axes) and returns it.
+    """
     num = _validate.integer("num", num, minimum=2)
+    mark_breakpoints = _validate.boolean("mark_breakpoints", mark_breakpoints)
     kinks = breakpoints_1d(net, lo, hi)
     ax = ax if ax is not None else plt.gca()
     xs = torch.cat(
@@ -84,27 +96,43 @@ def plot_sign_region(
 
 
 def plot_fold_1d(
-    chain, axes, lo: float = 0.0, hi: float = 1.0, num: int = 1001
-) -> None:
-    """Draw x -> |w_l ... |w_1 x + b_1| ... + b_l| for l = 1..len(axes).
+    chain,
+    lo: float = 0.0,
+    hi: float = 1.0,
+    *,
+    axes=None,
+    num: int = 1001,
+) -> list[plt.Axes]:
+    """Draw x -> |w_l ... |w_1 x + b_1| ... + b_l| on [lo, hi], l = 1, 2, ...
 
-    Each panel shades its identified intervals.
-
-    `chain` is a list of (w, b) pairs; panel l uses its first l layers.
+    `chain` is a list of (w, b) pairs; panel l draws the stack of its first
+    l layers and shades the intervals it maps onto (lo, hi)
+    (`identified_intervals_1d`). `axes`: one Axes per panel (fewer than
+    the layers draws only the first ones; a single Axes draws l = 1); by
+    default a new row of len(chain) panels. Returns the panels' axes.
     """
     num = _validate.integer("num", num, minimum=2)
+    lo, hi = _validate.real("lo", lo), _validate.real("hi", hi)
+    pairs = _chain(chain)
+    if not pairs:
+        raise ValueError("chain must hold at least one pair (w, b), got []")
+    if axes is None:
+        _, axes = plt.subplots(
+            1, len(pairs), figsize=(3 * len(pairs), 2.6), squeeze=False
+        )
+        axes = axes[0]
     axes = list(axes) if hasattr(axes, "__iter__") else [axes]
-    if len(axes) > len(chain):
+    if len(axes) > len(pairs):
         raise ValueError(
-            f"axes: {len(axes)} panels but the chain has {len(chain)} layers"
+            f"axes: {len(axes)} panels but the chain has {len(pairs)} layers"
         )
     xs = torch.linspace(lo, hi, num, dtype=torch.float64)
     ys = xs.clone()
     colours = plt.get_cmap("tab20")
     for depth, ax in enumerate(axes, start=1):
-        w, b = chain[depth - 1]
-        ys = (w * ys + b).abs()
-        intervals = identified_intervals_1d(chain[:depth], lo, hi)
+        intervals = identified_intervals_1d(pairs[:depth], lo, hi)
+        w, b = pairs[depth - 1]
+        ys = (float(w) * ys + float(b)).abs()
         for i, (a, c) in enumerate(intervals):
             ax.axvspan(
                 float(a), float(c), color=colours(i % 20), alpha=0.5, lw=0
@@ -117,20 +145,27 @@ def plot_fold_1d(
             fontsize=9,
         )
         ax.set_xlabel("$x$")
+    return axes
 
 
 def plot_fold_2d(
     layers,
-    ax: plt.Axes,
     lo: float = 0.0,
     hi: float = 1.0,
     *,
+    ax: plt.Axes | None = None,
     title: str | None = None,
-) -> None:
-    """Colour each identified region of the square (lo, hi)^2, a box each."""
+) -> plt.Axes:
+    """Colour each identified region of the square (lo, hi)^2, a box each.
+
+    layers: pairs (W, b) of a stack h -> |W h + b| on R^2, as in
+    `identified_boxes`. Draws on `ax` (default: the current axes) and
+    returns it.
+    """
     from matplotlib.patches import Rectangle
 
     boxes = identified_boxes(layers, lo, hi)
+    ax = ax if ax is not None else plt.gca()
     if boxes and len(boxes[0]) != 2:
         raise ValueError(
             f"layers must act on R^2 for a square, got d = {len(boxes[0])}"
@@ -149,3 +184,4 @@ def plot_fold_2d(
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
     ax.set_title(title or f"{len(boxes)} regions", fontsize=9)
+    return ax

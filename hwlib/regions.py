@@ -190,8 +190,7 @@ def breakpoints_1d(
     linear pieces; a tanh network is differentiable everywhere, so the list is
     empty. Floats by default, `fractions.Fraction` with exact=True.
     """
-    if not isinstance(exact, bool):
-        raise TypeError(f"exact must be a bool, got {exact!r}")
+    exact = _validate.boolean("exact", exact)
     if _net_1d(net).activation == "tanh":
         _check_interval(lo, hi)
         return []
@@ -273,20 +272,21 @@ def abs_fold_layer(d: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _as_layer(i: int, layer) -> tuple[torch.Tensor, torch.Tensor]:
+    """layers[i] as float64 (W (d, d), b (d,)); numbers stand for d = 1."""
     try:
         w, b = layer
     except (TypeError, ValueError):
         raise ValueError(
-            f"layer {i} must be a pair (W, b), got {type(layer).__name__}"
+            f"layers[{i}] must be a pair (W, b), got {type(layer).__name__}"
         ) from None
-    w = _validate.real_tensor(f"layer {i}: W", w, dtype=torch.float64)
-    b = _validate.real_tensor(f"layer {i}: b", b, dtype=torch.float64)
+    w = _validate.real_tensor(f"W of layers[{i}]", w, dtype=torch.float64)
+    b = _validate.real_tensor(f"b of layers[{i}]", b, dtype=torch.float64)
     if w.ndim == 0:
         w = w.reshape(1, 1)
     b = b.reshape(-1)
     if w.ndim != 2 or w.shape[0] != w.shape[1] or b.shape != (w.shape[0],):
         raise ValueError(
-            f"layer {i}: need a square W (d, d) and b (d,), got W "
+            f"layers[{i}] must be a square W (d, d) and b (d,), got W "
             f"{tuple(w.shape)} and b {tuple(b.shape)}"
         )
     return w, b
@@ -313,25 +313,25 @@ def _coordinate_chains(
             "layers must be a list of pairs (W, b), got "
             f"{type(layers).__name__}"
         )
-    checked = [_as_layer(i, layer) for i, layer in enumerate(layers, 1)]
+    checked = [_as_layer(i, layer) for i, layer in enumerate(layers)]
     if not checked:
-        raise ValueError("need at least one layer (W, b)")
+        raise ValueError("layers must hold at least one pair (W, b), got none")
     d = checked[0][0].shape[0]
     chains: list[list[tuple[Fraction, Fraction]]] = [[] for _ in range(d)]
     constant = False
     owner = list(
         range(d)
     )  # owner[j]: which input coordinate feeds coordinate j of the current h
-    for i, (w, b) in enumerate(checked, start=1):
+    for i, (w, b) in enumerate(checked):
         if w.shape[0] != d:
             raise ValueError(
-                f"layer {i}: W is {tuple(w.shape)} but the first layer "
-                f"works in d = {d}"
+                f"layers[{i}]: W is {tuple(w.shape)} but layers[0] works in "
+                f"d = {d}"
             )
         nonzero = w != 0
         if (nonzero.sum(1) > 1).any() or (nonzero.sum(0) > 1).any():
             raise ValueError(
-                f"layer {i}: count_identified_regions supports W with at "
+                f"layers[{i}]: count_identified_regions supports W with at "
                 "most one nonzero entry in each row and column (diagonal "
                 f"or a scaled permutation), got\n{w.numpy()}"
             )

@@ -28,6 +28,7 @@ from . import _validate
 from .data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
+    CROP_PADDING,
     DeviceData,
     crop_at,
     crop_offsets,
@@ -39,13 +40,12 @@ __all__ = [
     "TrainingRecord",
     "fit",
     "train_epoch",
+    "train_step",
     "epoch_batches",
     "evaluate",
     "normalize",
     "plot_curves",
 ]
-
-CROP_PADDING = 4
 
 
 def normalize(x: Tensor) -> Tensor:
@@ -61,9 +61,16 @@ def normalize(x: Tensor) -> Tensor:
     return ((x.float() / 255 - mean) / std).flatten(1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings:
-    """Everything that defines an MLP run; checked when made."""
+    """Everything that defines an MLP run; checked when made.
+
+    sizes are the layer widths (inputs, hidden..., classes), a tuple or list
+    of ints stored as a tuple; SGD with learning rate lr > 0, momentum in
+    [0, 1) and weight_decay >= 0 (see `hwlib.nn.SGD`); augment adds random
+    crops (`hwlib.data.random_crop`) to the training images; seed fixes the
+    initial weights, the batch order and the crops.
+    """
 
     sizes: tuple[int, ...] = (3072, 512, 512, 10)
     epochs: int = 30
@@ -75,20 +82,7 @@ class TrainSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.sizes, (str, bytes)) or not hasattr(
-            self.sizes, "__iter__"
-        ):
-            raise TypeError(
-                f"sizes must be a sequence of layer widths, got {self.sizes!r}"
-            )
-        sizes = tuple(self.sizes)
-        if len(sizes) < 2:
-            raise ValueError(
-                f"sizes needs at least (inputs, classes), got {sizes}"
-            )
-        sizes = tuple(
-            _validate.integer(f"sizes[{i}]", w) for i, w in enumerate(sizes)
-        )
+        sizes = _validate.integers("sizes", self.sizes, min_length=2)
         object.__setattr__(self, "sizes", sizes)
         _validate.integer("epochs", self.epochs)
         _validate.integer("batch_size", self.batch_size)
@@ -97,14 +91,11 @@ class TrainSettings:
             "momentum", self.momentum, low=0, high=1, high_open=True
         )
         _validate.real("weight_decay", self.weight_decay, low=0)
-        if not isinstance(self.augment, bool):
-            raise TypeError(
-                f"augment must be True or False, got {self.augment!r}"
-            )
+        _validate.boolean("augment", self.augment)
         _validate.integer("seed", self.seed, minimum=0)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainingRecord:
     """One training run, MLP or CNN: settings and per-epoch figures.
 
@@ -137,13 +128,18 @@ class TrainingRecord:
 
 
 def _epoch_draws(
-    x: Tensor, y: Tensor, generator: torch.Generator | None, augment: bool
+    x: Tensor,
+    y: Tensor,
+    *,
+    generator: torch.Generator | None,
+    augment: bool,
 ) -> tuple[Tensor, Tensor | None]:
     """One epoch's random draws, in this order: the shuffle (a permutation
     of the N images), then (when augmenting) every image's crop offsets
     (2, N), else None. `epoch_batches` and `_augment_epoch` both draw
     through here, so they see the same numbers."""
     _validate.generator(generator, x.device)
+    _validate.boolean("augment", augment)
     order = torch.randperm(len(y), generator=generator, device=x.device)
     if not augment:
         return order, None
@@ -161,8 +157,8 @@ def epoch_batches(
     x: Tensor,
     y: Tensor,
     batch_size: int,
-    generator: torch.Generator | None,
     *,
+    generator: torch.Generator | None,
     augment: bool = False,
 ):
     """The epoch's (images, labels) batches, uint8, in training order.
@@ -175,14 +171,16 @@ def epoch_batches(
     produce the same batches in one go.
     """
     _validate.integer("batch_size", batch_size)
-    order, offsets = _epoch_draws(x, y, generator, augment)
+    order, offsets = _epoch_draws(x, y, generator=generator, augment=augment)
 
     def cut():
         for start in range(0, len(y), batch_size):
             stop = start + batch_size
             images = x[order[start:stop]]
             if augment:
-                images = crop_at(images, offsets[:, start:stop], CROP_PADDING)
+                images = crop_at(
+                    images, offsets[:, start:stop], padding=CROP_PADDING
+                )
             yield images, y[order[start:stop]]
 
     return cut()
@@ -191,29 +189,34 @@ def epoch_batches(
 def _augment_epoch(
     x: Tensor,
     y: Tensor,
-    generator: torch.Generator | None,
     *,
+    generator: torch.Generator | None,
     augment: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """The whole epoch of `epoch_batches` at once: normalised float images
     (N, 3*H*W) and labels (N,) in training order, same random draws.
     Concatenating `epoch_batches`' batches gives exactly these tensors."""
-    order, offsets = _epoch_draws(x, y, generator, augment)
+    order, offsets = _epoch_draws(x, y, generator=generator, augment=augment)
     images = x[order]
     if augment:
-        images = crop_at(images, offsets, CROP_PADDING)
+        images = crop_at(images, offsets, padding=CROP_PADDING)
     return normalize(images), y[order]
 
 
-def _step(
+def train_step(
     model: Module,
     loss_fn: CrossEntropyLoss,
     optimizer: SGD,
     inputs: Tensor,
     labels: Tensor,
 ) -> tuple[Tensor, Tensor]:
-    """One SGD step; returns the batch's summed loss and correct count as
-    device tensors (this function reads nothing back to the host)."""
+    """One SGD step on a batch of B normalised inputs; returns the batch's
+    summed loss B * L and its count of correct predictions, as device
+    tensors (this function reads nothing back to the host).
+
+    L is the mean cross-entropy of the logits z = model(inputs); the
+    backward pass fills the gradients dL/dθ and the optimizer applies them.
+    """
     logits = model.forward(inputs)
     loss = loss_fn.forward(logits, labels) * len(labels)
     model.backward(loss_fn.backward())
@@ -228,21 +231,25 @@ def train_epoch(
     x: Tensor,
     y: Tensor,
     batch_size: int,
-    generator: torch.Generator | None,
     *,
+    generator: torch.Generator | None,
     augment: bool = False,
     progress: bool = False,
 ) -> tuple[float, float]:
     """One pass over (x, y) in a random order: mean loss and accuracy.
 
     (Measured on the fly, as the weights change, and on the augmented
-    images when augment=True.) x: uint8 (N, 3, H, W); y: int64 (N,).
+    images when augment=True.) x: uint8 (N, 3, H, W); y: int64 (N,). The
+    batches are those of `epoch_batches`, drawn from `generator`.
     """
     if len(y) == 0:
         raise ValueError("train_epoch needs at least one image, got 0")
+    _validate.boolean("progress", progress)
     total_loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)
-    batches = epoch_batches(x, y, batch_size, generator, augment=augment)
+    batches = epoch_batches(
+        x, y, batch_size, generator=generator, augment=augment
+    )
     steps = math.ceil(len(y) / batch_size)
     for images, labels in tqdm(
         batches,
@@ -251,7 +258,7 @@ def train_epoch(
         leave=False,
         desc="batches",
     ):
-        loss, hits = _step(
+        loss, hits = train_step(
             model, loss_fn, optimizer, normalize(images), labels
         )
         total_loss += loss
@@ -264,6 +271,7 @@ def evaluate(
     loss_fn: CrossEntropyLoss,
     x: Tensor,
     y: Tensor,
+    *,
     batch_size: int = 2000,
 ) -> tuple[float, float]:
     """Mean loss and accuracy of the model on (x, y); no parameter changes.
@@ -330,7 +338,7 @@ class _GraphEpoch:
 
     def _steps(self) -> None:
         for start, stop in self.bounds:
-            loss, hits = _step(
+            loss, hits = train_step(
                 self.model,
                 self.loss_fn,
                 self.optimizer,
@@ -363,7 +371,7 @@ class _GraphEpoch:
 
     def _warm_up_steps(self) -> None:
         for start, stop in {self.bounds[0], self.bounds[-1]}:
-            _step(
+            train_step(
                 self.model,
                 self.loss_fn,
                 self.optimizer,
@@ -420,7 +428,7 @@ def _check_data(data: DeviceData, settings: TrainSettings) -> None:
 
 def fit(
     data: DeviceData,
-    settings: TrainSettings | None = TrainSettings(),
+    settings: TrainSettings | None = None,
     *,
     progress: bool = True,
     fast: bool | None = None,
@@ -438,16 +446,15 @@ def fit(
     settings = TrainSettings() if settings is None else settings
     _check_data(data, settings)
     device = data.device
-    if fast is None:
+    _validate.boolean("progress", progress)
+    if _validate.boolean("fast", fast, allow_none=True) is None:
         fast = device.type == "cuda"
-    elif not isinstance(fast, bool):
-        raise TypeError(f"fast must be True, False or None, got {fast!r}")
     if fast and device.type != "cuda":
         raise ValueError(
             f"fast=True needs the data on a CUDA device, got {device}"
         )
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    model = mlp(list(settings.sizes), generator=generator, device=device)
+    model = mlp(settings.sizes, generator=generator, device=device)
     loss_fn = CrossEntropyLoss()
     optimizer = SGD(
         model,
@@ -455,7 +462,7 @@ def fit(
         momentum=settings.momentum,
         weight_decay=settings.weight_decay,
     )
-    record = TrainingRecord(asdict(settings), str(device))
+    record = TrainingRecord(settings=asdict(settings), device=str(device))
     graph = None
     desc = "augmented" if settings.augment else "plain"
     bar = tqdm(range(settings.epochs), disable=not progress, desc=desc)
@@ -473,7 +480,7 @@ def fit(
             inputs, labels = _augment_epoch(
                 data.train_x,
                 data.train_y,
-                generator,
+                generator=generator,
                 augment=settings.augment,
             )
             train = graph.run(inputs, labels)
@@ -485,7 +492,7 @@ def fit(
                 data.train_x,
                 data.train_y,
                 settings.batch_size,
-                generator,
+                generator=generator,
                 augment=settings.augment,
             )
         results = {"train": train}

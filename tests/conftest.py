@@ -8,9 +8,27 @@ import torch
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"
+)
+"""Marks a test of what only CUDA has (graphs, streams, a second device)."""
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     return torch.device(request.param)
+
+
+def one_hot_conv_matrix(kernel, size, stride=1, padding=0):
+    """The conv-as-matrix reference built by torch alone: column c of A is
+    F.conv2d of the c-th one-hot (size x size) image, float64."""
+    import torch.nn.functional as F
+
+    eye = torch.eye(size * size, dtype=torch.float64)
+    images = eye.reshape(-1, 1, size, size)
+    kernel = torch.as_tensor(kernel, dtype=torch.float64)
+    out = F.conv2d(images, kernel[None, None], stride=stride, padding=padding)
+    return out.flatten(1).T
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +97,43 @@ def pytest_generate_tests(metafunc):
             [row[1:] for row in rows],
             ids=[row[0] for row in rows],
         )
+
+
+def count_regions_by_sampling(layers, n=None, *, require_cover=True):
+    """Brute-force reference for count_identified_regions, d = 1 or 2.
+
+    Samples the midpoints of an n^d grid of (0, 1)^d, runs h -> |W h + b|
+    layer by layer and groups the samples by their sign pattern (the sign of
+    every pre-activation): on each group the map is one affine map, so each
+    group is one piece. A piece counts when its sampled image comes within
+    0.02 of every point of a 3^d grid spanning the box (0.03 to 0.97 per
+    axis), i.e. when its image covers (0, 1)^d. No exact arithmetic and no
+    per-coordinate decomposition: a lost permutation, a wrong cut or a
+    wrong cover test in the exact counter disagrees with it.
+    require_cover=False counts every piece (a wrong counter, for tests
+    that a check can fail).
+    """
+    ws, bs = [], []
+    for w, b in layers:
+        w = torch.as_tensor(w, dtype=torch.float64)
+        ws.append(w.reshape(1, 1) if w.ndim == 0 else w)
+        bs.append(torch.as_tensor(b, dtype=torch.float64).reshape(-1))
+    d = ws[0].shape[0]
+    n = n or {1: 4096, 2: 512}[d]
+    ticks = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    h = torch.cartesian_prod(*[ticks] * d).reshape(-1, d)
+    signs = []
+    for w, b in zip(ws, bs):
+        pre = h @ w.T + b
+        signs.append(pre >= 0)
+        h = pre.abs()
+    pattern = torch.cat(signs, dim=1).to(torch.int64)
+    code = (pattern << torch.arange(pattern.shape[1])).sum(1)
+    marks = torch.tensor([0.03, 0.5, 0.97], dtype=torch.float64)
+    targets = torch.cartesian_prod(*[marks] * d).reshape(-1, d)
+    count = 0
+    for c in code.unique():
+        image = h[code == c]
+        nearest = torch.cdist(targets, image).min(dim=1).values
+        count += bool((nearest < 0.02).all()) or not require_cover
+    return count

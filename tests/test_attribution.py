@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 from captum.attr import GuidedBackprop, GuidedGradCam, LayerGradCam, Saliency
 from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv
 from torch import nn
@@ -90,6 +91,46 @@ def test_guided_grad_cam_matches_captum_with_nearest_upsampling(seed):
     )
 
 
+@pytest.mark.parametrize("size", [(8, 8), (5, 11), (3, 2)])
+def test_upsample_is_f_interpolate_without_aligned_corners(size):
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(2, 4, 3, generator=g, dtype=torch.float64)
+    for mode, kwargs in (
+        ("bilinear", {"align_corners": False}),
+        ("bicubic", {"align_corners": False}),
+        ("nearest", {}),
+    ):
+        expected = F.interpolate(maps[:, None], size, mode=mode, **kwargs)
+        ours = upsample(maps, size, mode=mode)
+        assert ours.shape == (2, *size)
+        torch.testing.assert_close(ours, expected[:, 0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        upsample(maps, size),  # bilinear by default
+        F.interpolate(maps[:, None], size, mode="bilinear")[:, 0],
+    )
+    # align_corners=True is another map (the test can fail)
+    aligned = F.interpolate(
+        maps[:, None], (8, 8), mode="bilinear", align_corners=True
+    )[:, 0]
+    assert not torch.allclose(upsample(maps, (8, 8)), aligned)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_guided_grad_cam_default_is_bilinear_upsampling(seed):
+    """Captum's guided backprop times Captum's layer Grad-CAM, upsampled by
+    F.interpolate (bilinear, align_corners=False)."""
+    model, x = tiny_cnn(seed), images(seed)
+    target = [4, 0, 2]
+    cam = LayerGradCam(model, model[5]).attribute(
+        x, target=target, relu_attributions=True
+    )
+    cam = F.interpolate(cam, x.shape[-2:], mode="bilinear")
+    expected = GuidedBackprop(model).attribute(x, target=target) * cam
+    torch.testing.assert_close(
+        guided_grad_cam(model, model[5], x, target), expected
+    )
+
+
 def test_captum_reference_values_on_its_one_conv_model():
     """Captum's own expected values for BasicModel_ConvNet_One_Conv
     (from its test suite)."""
@@ -142,9 +183,7 @@ def test_fooling_image_reaches_the_target_and_stays_in_range():
     target = (
         model(x).topk(2, dim=1).indices[:, 1]
     )  # the runner-up class of each image
-    result = fooling_image(
-        model, x, target, learning_rate=0.05, num_iterations=500
-    )
+    result = fooling_image(model, x, target, lr=0.05, num_iterations=500)
     assert all(result.fooled)
     assert torch.equal(model(result.image).argmax(1), target)
     assert result.image.min() >= 0 and result.image.max() <= 1
@@ -216,8 +255,9 @@ def test_bad_targets_are_refused_by_name_value_and_range(target, error, words):
         lambda: saliency_map(model, x, target),
         lambda: grad_cam(model, model[5], x, target),
         lambda: fooling_image(model, x, target, num_iterations=1),
-        lambda: class_visualization_step(
-            model, x, target, learning_rate=0.1, l2_reg=0.0
+        lambda: class_visualization_step(model, x, target, lr=0.1, l2_reg=0.0),
+        lambda: class_visualization(
+            model, target, image_shape=(3, 8, 8), num_iterations=0
         ),
     ):
         with pytest.raises(error, match="target") as info:
@@ -225,6 +265,145 @@ def test_bad_targets_are_refused_by_name_value_and_range(target, error, words):
         assert words in str(info.value)
         if error is ValueError:
             assert "[0, 5)" in str(info.value)
+
+
+def _model():
+    return tiny_cnn(0)
+
+
+BAD_INPUTS = [
+    (
+        "step: one image, not a batch",
+        lambda: class_visualization_step(
+            _model(), images(0)[0], 1, lr=0.1, l2_reg=0.0
+        ),
+        ValueError,
+        "image must be a float batch of images (N, C, H, W), got "
+        "torch.float64 of shape (3, 8, 8)",
+    ),
+    (
+        "step: image not a tensor",
+        lambda: class_visualization_step(
+            _model(), [[0.0]], 1, lr=0.1, l2_reg=0.0
+        ),
+        TypeError,
+        "image must be a tensor of images (N, C, H, W), got list",
+    ),
+    (
+        "saliency: x not a tensor",
+        lambda: saliency_map(_model(), "x", 1),
+        TypeError,
+        "x must be a tensor of images (N, C, H, W), got str",
+    ),
+    (
+        "step: lr 0",
+        lambda: class_visualization_step(
+            _model(), images(0), 1, lr=0, l2_reg=0.0
+        ),
+        ValueError,
+        "lr must be a finite number in (0, inf), got 0.0",
+    ),
+    (
+        "visualization: float target",
+        lambda: class_visualization(_model(), 1.5, image_shape=(3, 8, 8)),
+        TypeError,
+        "target must be an int in [0, 5) (one image) or a nonempty sequence "
+        "of such ints (one image each), got 1.5",
+    ),
+    (
+        "visualization: no target",
+        lambda: class_visualization(_model(), [], image_shape=(3, 8, 8)),
+        ValueError,
+        "target must be an int in [0, 5) (one image) or a nonempty sequence "
+        "of such ints (one image each), got shape (0,)",
+    ),
+    (
+        "visualization: class out of range",
+        lambda: class_visualization(_model(), [1, 5], image_shape=(3, 8, 8)),
+        ValueError,
+        "the model has 5 classes, got 5",
+    ),
+    (
+        "visualization: image_shape of 2 sizes",
+        lambda: class_visualization(_model(), 1, image_shape=(8, 8)),
+        TypeError,
+        "image_shape must be (C, H, W), three ints >= 1, got (8, 8)",
+    ),
+    (
+        "visualization: float image size",
+        lambda: class_visualization(_model(), 1, image_shape=(3, 8.0, 8)),
+        TypeError,
+        "image_shape (H) must be an int >= 1, got 8.0",
+    ),
+    (
+        "visualization: lr negative",
+        lambda: class_visualization(
+            _model(), 1, image_shape=(3, 8, 8), lr=-1.0
+        ),
+        ValueError,
+        "lr must be a finite number in (0, inf), got -1.0",
+    ),
+    (
+        "correlations: reference out of range",
+        lambda: map_correlations(torch.rand(2, 3, 4, 4), [0, 3]),
+        ValueError,
+        "reference must be an int in [0, 3) or 2 such ints (one per image): "
+        "maps has K = 3 maps per image, got 3",
+    ),
+    (
+        "correlations: float reference",
+        lambda: map_correlations(torch.rand(2, 3, 4, 4), [0, 1.5]),
+        TypeError,
+        "reference must be an int in [0, 3) or 2 such ints",
+    ),
+    (
+        "correlations: one reference too few",
+        lambda: map_correlations(torch.rand(2, 3, 4, 4), [0]),
+        ValueError,
+        "reference must be an int in [0, 3) or 2 such ints (one per image), "
+        "got shape (1,)",
+    ),
+    (
+        "correlations: maps of 3 axes",
+        lambda: map_correlations(torch.rand(2, 4, 4), 0),
+        ValueError,
+        "maps must be a tensor (N, K, h, w), got shape (2, 4, 4)",
+    ),
+    (
+        "outer ring: maps not a tensor",
+        lambda: outer_ring_fraction([[[1.0]]], 1),
+        TypeError,
+        "maps must be a tensor (N, H, W), got list",
+    ),
+    (
+        "outer ring: negative maps",
+        lambda: outer_ring_fraction(-torch.ones(1, 4, 4), 1),
+        ValueError,
+        "maps must be non-negative, got minimum -1.0",
+    ),
+    (
+        "upsample: mode by position",
+        lambda: upsample(torch.ones(1, 2, 2), (4, 4), "nearest"),
+        TypeError,
+        "positional argument",
+    ),
+    (
+        "upsample: size 0",
+        lambda: upsample(torch.ones(1, 2, 2), (0, 4)),
+        ValueError,
+        "size[0] must be an int >= 1, got 0",
+    ),
+    (
+        "upsample: one size",
+        lambda: upsample(torch.ones(1, 2, 2), (4,)),
+        TypeError,
+        "size must be a pair (H, W) of ints >= 1, got (4,)",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    refused(*bad_input)
 
 
 def test_good_target_forms_agree():
@@ -238,9 +417,7 @@ def test_good_target_forms_agree():
 def test_class_visualization_step_is_the_normalised_ascent_step(l2_reg):
     model, x = tiny_cnn(1), images(1)
     target = [0, 4, 2]
-    step = class_visualization_step(
-        model, x, target, learning_rate=0.5, l2_reg=l2_reg
-    )
+    step = class_visualization_step(model, x, target, lr=0.5, l2_reg=l2_reg)
     # reference: the objective's gradient by Captum (score) plus the
     # penalty's gradient written out, -2 * l2_reg * I
     g = Saliency(model).attribute(x, target=target, abs=False)
@@ -248,10 +425,19 @@ def test_class_visualization_step_is_the_normalised_ascent_step(l2_reg):
     norm = g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
     torch.testing.assert_close(step, x + 0.5 * g / norm)
     assert (step - x).flatten(1).norm(dim=1).sub(0.5).abs().max() < 1e-12
-    # a flipped regulariser sign gives another step (the check can fail)
-    wrong = x + 0.5 * (g + 4 * l2_reg * x) / norm
-    if l2_reg:
-        assert not torch.allclose(step, wrong)
+    # the step is not one of the classic mistakes (the check can fail), for
+    # both values of l2_reg: the other l2_reg (for 0.3 the flipped sign, for
+    # 0 a penalty that should not be there), and the norm of the whole
+    # batch instead of one per image
+    other = 0.3 if l2_reg == 0 else -l2_reg
+    g_other = g + 2 * (l2_reg - other) * x
+    wrong = {
+        "other penalty": x
+        + 0.5 * g_other / g_other.flatten(1).norm(dim=1).view(-1, 1, 1, 1),
+        "batch norm": x + 0.5 * g / g.norm(),
+    }
+    for name, value in wrong.items():
+        assert not torch.allclose(step, value), name
 
 
 def test_class_visualization_is_built_on_the_step():
@@ -268,7 +454,7 @@ def test_class_visualization_is_built_on_the_step():
     image = class_visualization(
         model,
         [1, 3],
-        learning_rate=0.7,
+        lr=0.7,
         l2_reg=0.01,
         generator=torch.Generator().manual_seed(5),
         **kwargs,
@@ -286,13 +472,13 @@ def test_class_visualization_is_built_on_the_step():
             return self.model(v + 1.0)
 
     expected = 1.0 + class_visualization_step(
-        Shifted(), z.double(), [1, 3], learning_rate=0.7, l2_reg=0.01
+        Shifted(), z.double(), [1, 3], lr=0.7, l2_reg=0.01
     )
     assert image.shape == (2, 3, 8, 8)
     torch.testing.assert_close(image, expected)
 
 
-def test_class_visualization_targets_blur_and_generator():
+def test_class_visualization_targets_blur_and_generator(refused):
     model = tiny_cnn(4)
     kwargs = dict(image_shape=(3, 8, 8), num_iterations=4, blur_every=2)
     state = torch.random.get_rng_state()
@@ -309,31 +495,102 @@ def test_class_visualization_targets_blur_and_generator():
         model, [0, 1], generator=torch.Generator().manual_seed(0), **kwargs
     )
     assert many.shape == (2, 3, 8, 8)
-    for bad, word in [
-        (dict(blur_sigma=-1.0), "blur_sigma"),
-        (dict(blur_sigma=float("nan")), "blur_sigma"),
-        (dict(value_range=(1.0, 0.0)), "value_range"),
-        (dict(value_range=(0.0, 0.0)), "value_range"),
-        (dict(num_iterations=-1), "num_iterations"),
-        (dict(learning_rate=0.0), "learning_rate"),
-        (dict(l2_reg=-1.0), "l2_reg"),
-        (dict(max_jitter=4), "max_jitter"),
+    for bad, error, fragment in [
+        (
+            dict(blur_sigma=-1.0),
+            ValueError,
+            "blur_sigma must be a finite number in [0, inf), got -1.0",
+        ),
+        (
+            dict(blur_sigma=float("nan")),
+            ValueError,
+            "blur_sigma must be a finite number in [0, inf), got nan",
+        ),
+        (
+            dict(value_range=(1.0, 0.0)),
+            ValueError,
+            "value_range must satisfy lo < hi, got (1.0, 0.0)",
+        ),
+        (
+            dict(value_range=(0.0, 0.0)),
+            ValueError,
+            "value_range must satisfy lo < hi, got (0.0, 0.0)",
+        ),
+        (
+            dict(value_range=0.5),
+            TypeError,
+            "value_range must be a pair (lo, hi), got 0.5",
+        ),
+        (
+            dict(num_iterations=-1),
+            ValueError,
+            "num_iterations must be an int >= 0, got -1",
+        ),
+        (
+            dict(num_iterations=2.5),
+            TypeError,
+            "num_iterations must be an int >= 0, got 2.5 (float)",
+        ),
+        (
+            dict(lr=0.0),
+            ValueError,
+            "lr must be a finite number in (0, inf), got 0.0",
+        ),
+        (
+            dict(l2_reg=-1.0),
+            ValueError,
+            "l2_reg must be a finite number in [0, inf), got -1.0",
+        ),
+        (
+            dict(max_jitter=4),
+            ValueError,
+            "max_jitter must be below half the image size (8, 8), got 4",
+        ),
     ]:
-        with pytest.raises((ValueError, TypeError), match=word):
-            class_visualization(model, 1, **{**kwargs, **bad})
-    with pytest.raises(ValueError, match="target"):
-        class_visualization(model, -1, **kwargs)
+        refused(
+            lambda bad=bad: class_visualization(model, 1, **{**kwargs, **bad}),
+            error,
+            fragment,
+        )
+    refused(
+        lambda: class_visualization(model, -1, **kwargs),
+        ValueError,
+        "target must be an int in [0, 5)",
+    )
 
 
-def test_fooling_image_refuses_bad_arguments():
+def test_fooling_image_refuses_bad_arguments(refused):
     model, x = tiny_cnn(0), images(0)
-    for bad, word in [
-        (dict(learning_rate=-0.1), "learning_rate"),
-        (dict(num_iterations=2.5), "num_iterations"),
-        (dict(value_range=(1, 0)), "value_range"),
+    for bad, error, fragment in [
+        (
+            dict(lr=-0.1),
+            ValueError,
+            "lr must be a finite number in (0, inf), got -0.1",
+        ),
+        (
+            dict(num_iterations=2.5),
+            TypeError,
+            "num_iterations must be an int >= 0, got 2.5 (float)",
+        ),
+        (
+            dict(num_iterations=-1),
+            ValueError,
+            "num_iterations must be an int >= 0, got -1",
+        ),
+        (
+            dict(value_range=(1, 0)),
+            ValueError,
+            "value_range must satisfy lo < hi, got (1, 0)",
+        ),
+        (
+            dict(value_range=(0, "1")),
+            TypeError,
+            "value_range[1] must be a real number, got '1' (str)",
+        ),
     ]:
-        with pytest.raises((ValueError, TypeError), match=word):
-            fooling_image(model, x, 1, **bad)
+        refused(
+            lambda bad=bad: fooling_image(model, x, 1, **bad), error, fragment
+        )
 
 
 def test_random_direction_flips_counts_changed_predictions():

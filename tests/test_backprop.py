@@ -26,12 +26,31 @@ def test_closed_form_matches_autograd(d, seed):
     torch.testing.assert_close(residual_relu_grad(W.detach(), x), expected)
 
 
+def autograd_of_the_loss(W, x):
+    """dL/dW by autograd, L written out here: 1/2 ||relu(Wx) + W relu(Wx)||^2."""
+    W = W.detach().clone().requires_grad_(True)
+    u = torch.relu(W @ x)
+    (grad,) = torch.autograd.grad(0.5 * (u + W @ u).square().sum(), W)
+    return grad
+
+
 @pytest.mark.parametrize("d", [1, 3, 6])
-def test_index_loop_matches_closed_form(d):
-    W, x = random_problem(d, 7)
+@pytest.mark.parametrize("seed", [0, 7])
+def test_index_loop_matches_autograd(d, seed):
+    W, x = random_problem(d, seed)
+    assert (W @ x != 0).all()  # off the kinks: Θ(0) plays no part
     torch.testing.assert_close(
-        residual_relu_grad_loop(W, x), residual_relu_grad(W, x)
+        residual_relu_grad_loop(W, x), autograd_of_the_loss(W, x)
     )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_gradient_stays_on_the_device_and_dtype_of_w(device, dtype):
+    W, x = (t.to(device, dtype) for t in random_problem(3, 5))
+    expected = autograd_of_the_loss(W, x)
+    for grad in (residual_relu_grad(W, x), residual_relu_grad_loop(W, x)):
+        assert grad.device == W.device and grad.dtype == dtype
+        torch.testing.assert_close(grad, expected)
 
 
 def test_gradcheck_of_the_loss():
@@ -67,8 +86,18 @@ def test_heaviside_convention_at_zero():
     W = torch.tensor([[1.0, -1.0], [0.0, 1.0]], dtype=torch.float64)
     x = torch.tensor([1.0, 1.0], dtype=torch.float64)  # y_1 = 0 exactly
     y, u, v, _ = residual_relu_forward(W, x)
+    assert y[0] == 0
     expected = torch.outer(v, u) + torch.outer(heaviside(y) * (v + W.T @ v), x)
     torch.testing.assert_close(residual_relu_grad(W, x), expected)
+    # the same by autograd, with a ReLU whose derivative at 0 is 1: the
+    # branch y of where(y >= 0, y, 0) is taken at y = 0
+    Wg = W.clone().requires_grad_(True)
+    yg = Wg @ x
+    ug = torch.where(yg >= 0, yg, torch.zeros_like(yg))
+    (theta_one,) = torch.autograd.grad(0.5 * (ug + Wg @ ug).square().sum(), Wg)
+    for grad in (residual_relu_grad(W, x), residual_relu_grad_loop(W, x)):
+        torch.testing.assert_close(grad, theta_one)
+        assert not torch.allclose(grad, autograd_of_the_loss(W, x))
 
 
 W2, X2 = torch.ones(2, 2), torch.ones(2)

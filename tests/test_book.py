@@ -7,7 +7,7 @@ import nbformat
 import pytest
 import yaml
 
-from hwlib.check import count_words
+from hwlib.review import count_words
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))

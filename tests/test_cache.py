@@ -74,12 +74,17 @@ def test_unwritable_cache_is_a_warning_not_an_error(
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"garbage" * 10, b"PK\x03\x04truncated zip"]
+    "content", [b"", b"garbage" * 10, b"PK\x03\x04truncated zip", "cut"]
 )
 def test_damaged_file_is_named_removed_and_reported_as_absent(
     tmp_path, content
 ):
+    """The kinds of damage (the data and model caches each test one, end to
+    end): empty, not a zip, a zip header only, a real cache cut short."""
     path = tmp_path / "hwlib-cifar10-x.pt"
+    if content == "cut":  # a write that stopped halfway
+        save_atomic({"x": torch.arange(1000)}, path)
+        content = path.read_bytes()[: path.stat().st_size // 2]
     path.write_bytes(content)
     with pytest.warns(UserWarning, match=r"damaged cache .*hwlib-cifar10-x"):
         assert load_or_discard(path) is None

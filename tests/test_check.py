@@ -12,11 +12,12 @@ import scipy.sparse
 import sympy
 import torch
 import torch.nn.functional as F
+from captum.attr import GuidedBackprop, GuidedGradCam, LayerGradCam, Saliency
+from conftest import count_regions_by_sampling, one_hot_conv_matrix
 
 from hwlib import attribution as attr
 from hwlib import check
 from hwlib.backprop import residual_relu_forward, residual_relu_grad
-from hwlib.conv import conv2d_matrix, conv_transpose2d_matrix
 from hwlib.gates import (
     and_neuron,
     nand_network,
@@ -322,8 +323,8 @@ def test_compare_reads_every_format():
 
 
 def test_report_reads_well():
-    assert check.fmt(np.float32(-1.4)) == "-1.4"
-    assert check.fmt_array(torch.tensor([0.1, -1.4])) == "[0.1, -1.4]"
+    assert check._fmt(np.float32(-1.4)) == "-1.4"
+    assert check._fmt_array(torch.tensor([0.1, -1.4])) == "[0.1, -1.4]"
     report = check.Report("t")
     assert not report.passed and "nothing was checked" in str(report)
     report.add("a", True)
@@ -381,18 +382,22 @@ def symbols(kh, kw):
 
 
 def symbolic_answer(kernel, input_size, stride=1, padding=0, flip=False):
-    """What a student writes: A with kernel symbols, from the index map."""
+    """What a student writes: A with kernel symbols. Built by torch alone:
+    kernel entry (a, b) sits where the conv matrix of the one-hot kernel
+    E_ab has a 1 (square inputs)."""
     kh, kw = kernel.shape
-    index = check._kernel_index((kh, kw), input_size, stride, padding, False)
     k = kernel[::-1, ::-1] if flip else kernel
-    return sympy.Matrix(
-        *index.shape,
-        lambda i, j: (
-            0
-            if index[i, j] == 0
-            else k[(index[i, j] - 1) // kw, (index[i, j] - 1) % kw]
-        ),
-    )
+    n = input_size[0]
+    assert input_size == (n, n)
+    A = None
+    for a in range(kh):
+        for b in range(kw):
+            one_hot = torch.zeros(kh, kw)
+            one_hot[a, b] = 1
+            where = one_hot_conv_matrix(one_hot, n, stride, padding)
+            term = sympy.Matrix(where.int().tolist()) * k[a, b]
+            A = term if A is None else A + term
+    return A
 
 
 def test_symbolic_conv_matrix():
@@ -415,15 +420,10 @@ def test_symbolic_conv_matrix():
 
 def test_symbolic_transposed_conv_matrix():
     K = symbols(2, 2)
-    index = check._kernel_index((2, 2), (2, 2), 2, 0, True)
-    A = sympy.Matrix(
-        *index.shape,
-        lambda i, j: (
-            0
-            if index[i, j] == 0
-            else K[(index[i, j] - 1) // 2, (index[i, j] - 1) % 2]
-        ),
-    )
+    # the transposed convolution 2x2 -> 4x4 is the adjoint of the
+    # convolution 4x4 -> 2x2 with stride 2
+    A = symbolic_answer(K, (4, 4), stride=2).T
+    assert A.shape == (16, 4)
     assert check.check_conv_transpose_matrix(A, K, (2, 2), 2).passed
     assert not check.check_conv_transpose_matrix(2 * A, K, (2, 2), 2).passed
 
@@ -431,7 +431,7 @@ def test_symbolic_transposed_conv_matrix():
 @pytest.mark.parametrize("fmt", ["torch", "numpy", "list", "sparse", "sympy"])
 def test_numeric_conv_matrix_formats(fmt):
     k = torch.arange(1.0, 10.0).reshape(3, 3)
-    A = conv2d_matrix(k, (3, 3), 2, 1)
+    A = one_hot_conv_matrix(k, 3, stride=2, padding=1)  # torch alone
     answer = {
         "torch": A,
         "numpy": A.numpy(),
@@ -445,14 +445,16 @@ def test_numeric_conv_matrix_formats(fmt):
 
 def test_numeric_conv_matrix_mistakes():
     k = torch.arange(1.0, 10.0).reshape(3, 3)
-    flipped = conv2d_matrix(k.flip(0, 1), (3, 3), 2, 1)
+    flipped = one_hot_conv_matrix(k.flip(0, 1), 3, stride=2, padding=1)
     report = check.check_conv_matrix(flipped, k, (3, 3), 2, 1)
     assert "12 of 36 entries wrong: A[0, 1] = 4, expected 6" in str(report)
     assert "the kernel is flipped" in str(report)
     report = check.check_conv_matrix(torch.zeros(9, 9), k, (3, 3), 2, 1)
     assert "shape (9, 9), expected (4, 9)" in str(report)
     k2 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    good = conv_transpose2d_matrix(k2, (2, 2), 2)
+    # the transposed convolution 2x2 -> 4x4 is the adjoint of the
+    # convolution 4x4 -> 2x2 (stride 2)
+    good = one_hot_conv_matrix(k2, 4, stride=2).T
     assert check.check_conv_transpose_matrix(good, k2, (2, 2), 2).passed
     assert not check.check_conv_transpose_matrix(
         2 * good, k2, (2, 2), 2
@@ -462,7 +464,7 @@ def test_numeric_conv_matrix_mistakes():
 def test_conv_matrix_one_tolerance():
     """Entries and A @ x agree: an answer never both fails and passes."""
     k = torch.tensor([[1.0, -1.4], [2.5, 0.3]])
-    A = conv2d_matrix(k.double(), (4, 4))
+    A = one_hot_conv_matrix(k, 4)
     report = check.check_conv_matrix(A.float(), k, (4, 4))  # float32 noise
     assert report.passed and len(report.lines) == 2
     slightly_off = A.clone()
@@ -474,11 +476,31 @@ def test_conv_matrix_one_tolerance():
 # ------------------------------------------------ regions, formulas, words
 
 
-def test_identified_regions_and_gradient_checks():
+def test_identified_regions_check_against_a_brute_force_counter():
+    """The check's reference is count_identified_regions; an independent
+    counter (dense sampling, test_regions) passes, wrong ones fail."""
+    report = check.check_identified_regions(count_regions_by_sampling)
+    assert report.passed, report
+    assert len(report.lines) == 9  # 6 fold stacks and 3 one-d chains
+
+    def every_piece(layers):  # forgets that the image must cover the box
+        return count_regions_by_sampling(layers, require_cover=False)
+
+    def one_too_many(layers):
+        return count_regions_by_sampling(layers) + 1
+
+    assert failed(check.check_identified_regions(every_piece)) == [
+        "|x / 2| (d=1)"
+    ]
+    report = check.check_identified_regions(one_too_many)
+    assert len(failed(report)) == len(report.lines) == 9
+    assert "got 3, expected 2" in str(report)  # |3x - 1|
     assert check.check_identified_regions(count_identified_regions).passed
 
+
+def test_identified_regions_and_gradient_checks():
     def as_tensor(layers):
-        return torch.tensor(count_identified_regions(layers))
+        return torch.tensor(count_regions_by_sampling(layers))
 
     def formula(layers):
         return 2 ** (len(layers) * layers[0][0].shape[0])
@@ -486,9 +508,12 @@ def test_identified_regions_and_gradient_checks():
     def partial(layers):
         return None if len(layers) > 1 else 2
 
-    def numpy_grad(W, x):
-        W, x = torch.as_tensor(W), torch.as_tensor(x)
-        return residual_relu_grad(W, x).numpy()
+    def numpy_grad(W, x):  # the seed's closed form, written in numpy
+        W, x = np.asarray(W), np.asarray(x)
+        y = W @ x
+        u = np.maximum(y, 0)
+        v = u + W @ u
+        return np.outer(v, u) + np.outer((y >= 0) * (v + W.T @ v), x)
 
     assert check.check_identified_regions(as_tensor).passed
     assert failed(check.check_identified_regions(formula)) == ["|x / 2| (d=1)"]
@@ -509,16 +534,27 @@ def test_kinks_and_word_count_checks():
     net = FeedForwardNetwork(
         [[[1.0], [1.0], [1.0]], [[1.0, -2.0, 1.0]]], [[0.0, -1.0, -2.0], [0.0]]
     )
-    assert check.check_kinks([0, 1, 2], net, -5, 5).passed
-    assert check.check_kinks(np.array([0.0, 1.0, 2.0]), net, -5, 5).passed
-    report = check.check_kinks([0, 1], net, -5, 5)
+    # relu(x) - 2 relu(x - 1) + relu(x - 2): slopes 0, 1, -1, 0, kinks at
+    # 0, 1 and 2
+    lines = ["number of kinks", "no kink missing", "no extra points"]
+    for right in ([0, 1, 2], np.array([2.0, 0.0, 1.0]), [1 + 1e-12, 0, 2]):
+        report = check.check_kinks(right, net, -5, 5)
+        assert report.passed and [c for c, _, _ in report.lines] == lines
+    report = check.check_kinks([0, 1], net, -5, 5)  # one missing
     assert failed(report) == ["number of kinks", "no kink missing"]
-    assert "missing [2]" in str(report)
-    assert not check.check_kinks([0, 1, 2, 3], net, -5, 5).passed
+    assert "missing [2]" in str(report) and "not kinks" not in str(report)
+    report = check.check_kinks([0, 1, 2, 3], net, -5, 5)  # one extra
+    assert failed(report) == ["number of kinks", "no extra points"]
+    assert "not kinks: [3]" in str(report) and "missing [" not in str(report)
+    report = check.check_kinks([0, 1, 2.5], net, -5, 5)  # both, same count
+    assert failed(report) == ["no kink missing", "no extra points"]
+    assert "missing [2]" in str(report) and "not kinks: [2.5]" in str(report)
+    report = check.check_kinks([0, 1, 2 + 1e-6], net, -5, 5)  # not close
+    assert failed(report) == ["no kink missing", "no extra points"]
     assert check.check_word_count("one two three", 3).passed
     assert not check.check_word_count("one two three four", 3).passed
     assert count_words("don't stop: 3.5% state-of-the-art!") == 4
-    assert check.count_words is count_words  # still importable from check
+    assert "count_words" not in check.__all__  # it lives in hwlib.review
 
 
 def covers_one_and_several(report):
@@ -542,6 +578,108 @@ def test_hwlib_attribution_passes_on_one_image_and_several():
     for report in reports:
         assert report.passed, report
         assert covers_one_and_several(report), report
+
+
+# Independent implementations: Captum for the maps, written-out gradient
+# ascent (Captum's input gradient) for the fooling images. The checks'
+# references are hwlib.attribution's functions; these do not use them.
+
+
+def captum_saliency(model, x, target):
+    # max over channels of |ds_target/dx| (Saliency takes abs by default)
+    return Saliency(model).attribute(x, target=target).amax(1)
+
+
+def captum_guided_backprop(model, x, target):
+    return GuidedBackprop(model).attribute(x, target=target)
+
+
+def captum_grad_cam(model, layer, x, target):
+    # ReLU(sum_k alpha_k A^k) at the layer's resolution
+    cam = LayerGradCam(model, layer).attribute(
+        x, target=target, relu_attributions=True
+    )
+    return cam[:, 0]
+
+
+def captum_grad_cam_upsampled(model, layer, x, target):
+    cam = captum_grad_cam(model, layer, x, target)
+    return F.interpolate(cam[:, None], x.shape[-2:], mode="bilinear")[:, 0]
+
+
+def captum_guided_grad_cam(model, layer, x, target):
+    # Captum upsamples the Grad-CAM map by nearest neighbour
+    return GuidedGradCam(model, layer).attribute(x, target=target)
+
+
+def captum_guided_grad_cam_bilinear(model, layer, x, target):
+    gb = captum_guided_backprop(model, x, target)
+    return gb * captum_grad_cam_upsampled(model, layer, x, target)[:, None]
+
+
+def captum_fooling_image(model, x, target, lr=0.05, steps=200):
+    """x <- clip(x + lr g / ||g||, 0, 1) per image, until predicted."""
+    t = torch.as_tensor(target).expand(len(x))
+    image = x.detach().clone()
+    for _ in range(steps):
+        with torch.no_grad():
+            active = model(image).argmax(1) != t
+        if not active.any():
+            break
+        g = Saliency(model).attribute(image, target=t, abs=False)
+        g = g / g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+        image = (image + lr * g * active.view(-1, 1, 1, 1)).clamp(0, 1)
+    return image
+
+
+def test_independent_attribution_implementations_pass():
+    reports = [
+        check.check_saliency(captum_saliency),
+        check.check_guided_backprop(captum_guided_backprop),
+        check.check_grad_cam(captum_grad_cam),
+        check.check_grad_cam(captum_grad_cam_upsampled),
+        check.check_guided_grad_cam(captum_guided_grad_cam),
+        check.check_guided_grad_cam(captum_guided_grad_cam_bilinear),
+        check.check_fooling_image(captum_fooling_image),
+    ]
+    for report in reports:
+        assert report.passed, report
+        assert covers_one_and_several(report), report
+    notes = [str(r) for r in reports[3:6]]
+    assert "upsampled, bilinear" in notes[0]
+    assert "upsampled, nearest" in notes[1]
+    assert "upsampled, bilinear" in notes[2]
+
+
+def test_independent_implementations_of_other_maps_fail():
+    """Captum's answers to other questions are not accepted."""
+
+    def unsigned_grad(model, x, target):  # the signed gradient's max
+        return Saliency(model).attribute(x, target=target, abs=False).amax(1)
+
+    def cam_of_another_layer(model, layer, x, target):
+        return captum_grad_cam(model, model[2], x, target)
+
+    def guided_grad_cam_align_corners(model, layer, x, target):
+        cam = captum_grad_cam(model, layer, x, target)
+        cam = F.interpolate(
+            cam[:, None], x.shape[-2:], mode="bilinear", align_corners=True
+        )
+        return captum_guided_backprop(model, x, target) * cam
+
+    report = check.check_saliency(unsigned_grad)
+    assert "missing absolute value" in text_of_failures(report)
+    assert not check.check_guided_backprop(
+        lambda m, x, t: Saliency(m).attribute(x, target=t, abs=False)
+    ).passed
+    assert not check.check_grad_cam(cam_of_another_layer).passed
+    assert not check.check_guided_grad_cam(
+        guided_grad_cam_align_corners
+    ).passed
+    report = check.check_fooling_image(
+        lambda m, x, t: captum_fooling_image(m, x, t, lr=-0.05)
+    )
+    assert "the target score went down" in text_of_failures(report)
 
 
 def test_attribution_checks_leave_the_global_random_state_alone():
@@ -653,10 +791,8 @@ def test_fooling_image_mistakes():
 def test_class_visualization_step_mistakes():
     ref = check._class_visualization_step
 
-    def flipped(model, image, target, *, learning_rate, l2_reg):
-        return ref(
-            model, image, target, learning_rate=learning_rate, l2_reg=-l2_reg
-        )
+    def flipped(model, image, target, *, lr, l2_reg):
+        return ref(model, image, target, lr=lr, l2_reg=-l2_reg)
 
     report = check.check_class_visualization_step(flipped)
     assert len(failed(report)) == 2
@@ -677,6 +813,61 @@ def test_class_visualization_step_mistakes():
     assert check.check_class_visualization_step(in_place).passed
     stub = check.check_class_visualization_step(lambda *a, **k: None)
     assert "got None, expected an array of shape (5, 3, 8, 8)" in str(stub)
+
+
+def test_class_visualization_step_gets_lr_by_the_name_it_uses():
+    """hwlib's (and torch's) lr, or cs231n's learning_rate."""
+    ref = check._class_visualization_step
+
+    def with_lr(model, image, target, *, lr, l2_reg):
+        return ref(model, image, target, lr=lr, l2_reg=l2_reg)
+
+    def with_learning_rate(model, image, target, *, learning_rate, l2_reg):
+        return ref(model, image, target, lr=learning_rate, l2_reg=l2_reg)
+
+    def positional(model, image, target, l2_reg, learning_rate):
+        return ref(model, image, target, lr=learning_rate, l2_reg=l2_reg)
+
+    for fn in (with_lr, with_learning_rate, positional):
+        report = check.check_class_visualization_step(fn)
+        assert report.passed, (fn.__name__, str(report))
+    assert check.check_class_visualization_step(
+        attr.class_visualization_step
+    ).passed
+
+    def too_long(model, image, target, *, learning_rate, l2_reg):
+        return ref(model, image, target, lr=2 * learning_rate, l2_reg=l2_reg)
+
+    assert not check.check_class_visualization_step(too_long).passed
+
+
+def test_fooling_image_gets_a_required_lr_by_the_name_it_uses():
+    seen = []
+
+    def with_lr(model, x, target, *, lr):
+        seen.append(("lr", lr))
+        return attr.fooling_image(model, x, target, lr=lr).image
+
+    def with_learning_rate(model, x, target, learning_rate):
+        seen.append(("learning_rate", learning_rate))
+        return attr.fooling_image(model, x, target, lr=learning_rate).image
+
+    def with_default(model, x, target, learning_rate=0.04):
+        seen.append(("default", learning_rate))
+        return attr.fooling_image(model, x, target, lr=learning_rate).image
+
+    for fn in (with_lr, with_learning_rate, with_default):
+        report = check.check_fooling_image(fn)
+        assert report.passed, (fn.__name__, str(report))
+    assert seen == [
+        ("lr", 0.05),
+        ("lr", 0.05),
+        ("learning_rate", 0.05),
+        ("learning_rate", 0.05),
+        ("default", 0.04),
+        ("default", 0.04),
+    ]
+    assert check.check_fooling_image(attr.fooling_image).passed
 
 
 # ---------------------------------------------------- gates and neurons

@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import one_hot_conv_matrix
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -68,25 +69,65 @@ def test_output_size_examples_in_the_docstrings_hold():
     assert result.attempted >= 2 and result.failed == 0
 
 
+@st.composite
+def fitting_axis(draw):
+    """(k, n, s, p, o) along one axis with the stride dividing n + 2p - k:
+    the output size o is drawn and the input n = (o - 1) s - 2p + k
+    derived, so no draw is rejected."""
+    k, s, o = (
+        draw(st.integers(1, 4)),
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 5)),
+    )
+    p = draw(st.integers(0, min(2, ((o - 1) * s + k - 1) // 2)))
+    n = (o - 1) * s - 2 * p + k
+    return k, n, s, p, o
+
+
+@st.composite
+def fitting_cases(draw):
+    rows, cols = draw(fitting_axis()), draw(fitting_axis())
+    return tuple(zip(rows, cols))  # (kernel, size, stride, padding, out)
+
+
 @settings(max_examples=100, deadline=None)
-@given(conv_cases())
+@given(fitting_cases())
 def test_transposed_matrix_is_the_transpose(case):
-    kernel_size, size, stride, padding = case
+    """conv_transpose2d from the conv's output size gives back (H, W)
+    exactly when the stride divides (H + 2 pad - kh): then the two
+    matrices are each other's transpose."""
+    kernel_size, size, stride, padding, out = case
+    assert min(size) >= 1
     kernel = torch.arange(1.0, kernel_size[0] * kernel_size[1] + 1).reshape(
         kernel_size
     )
     A = conv2d_matrix(kernel, size, stride, padding)
-    out = conv2d_output_size(kernel_size, size, stride, padding)
-    # conv_transpose2d from the conv's output size gives back (H', W') <= (H, W); the sizes match
-    # exactly when the stride divides (H + 2 pad - kh), i.e. no input rows were skipped
-    fits = all(
-        (n + 2 * p - k) % s == 0
-        for n, p, k, s in zip(size, padding, kernel_size, stride)
-    )
-    assume(fits)
+    assert conv2d_output_size(kernel_size, size, stride, padding) == out
+    assert conv_transpose2d_output_size(
+        kernel_size, out, stride, padding
+    ) == tuple(size)
     torch.testing.assert_close(
         conv_transpose2d_matrix(kernel, out, stride, padding), A.T
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(fitting_axis(), st.integers(1, 4), st.integers(0, 2**31 - 1))
+def test_matrices_equal_the_one_hot_reference(axis, kw, seed):
+    """Square inputs: both matrices entry by entry against conv2d of one-hot
+    images (conftest.one_hot_conv_matrix, torch alone), exactly."""
+    k, n, stride, padding, out = axis
+    g = torch.Generator().manual_seed(seed)
+    kernel = torch.randint(-9, 10, (k, k), generator=g).double()
+    reference = one_hot_conv_matrix(kernel, n, stride, padding)
+    assert torch.equal(conv2d_matrix(kernel, n, stride, padding), reference)
+    transposed = conv_transpose2d_matrix(kernel, out, stride, padding)
+    assert torch.equal(transposed, reference.T)
+    # a kernel of another width on the same input
+    wide = torch.randint(-9, 10, (k, min(kw, n + 2 * padding)), generator=g)
+    reference = one_hot_conv_matrix(wide.double(), n, stride, padding)
+    A = conv2d_matrix(wide.double(), n, stride, padding)
+    assert torch.equal(A, reference)
 
 
 def test_seed_answer_1_stride_2_padding_1():
@@ -257,19 +298,19 @@ BAD_INPUTS = [
         "NaN kernel",
         lambda: conv2d_matrix(torch.tensor([[float("nan")]]), 3),
         ValueError,
-        "kernel must be finite",
+        "kernel must be finite, got 1 NaN/inf entries (shape (1, 1))",
     ),
     (
         "bool kernel",
         lambda: conv2d_matrix(torch.ones(2, 2).bool(), 3),
         TypeError,
-        "kernel must be real numbers, got torch.bool",
+        "kernel must hold real numbers, got torch.bool",
     ),
     (
         "str kernel",
         lambda: conv2d_matrix("abc", (5, 5)),
         TypeError,
-        "kernel must be a 2-D tensor (kh, kw) of numbers, got str",
+        "kernel must be a tensor of numbers, got str",
     ),
     (
         "name not str",

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import one_hot_conv_matrix
 
 from hwlib import explorers
 from hwlib.explorers import (
@@ -80,54 +81,163 @@ def test_weight_explorer_visits_every_keyframe():
     np.testing.assert_allclose(starts, WEIGHT_KEYFRAMES)
 
 
-def test_weight_explorer_refuses_an_empty_leg():
-    with pytest.raises(ValueError, match="steps_per_leg"):
-        weight_explorer(steps_per_leg=0)
+BAD_INPUTS = [
+    (
+        "weights: an empty leg",
+        lambda: weight_explorer(steps_per_leg=0),
+        ValueError,
+        "steps_per_leg must be an int >= 1, got 0",
+    ),
+    (
+        "weights: half a step per leg",
+        lambda: weight_explorer(steps_per_leg=0.5),
+        TypeError,
+        "steps_per_leg must be an int >= 1, got 0.5 (float)",
+    ),
+    (
+        "weights: one grid point",
+        lambda: weight_explorer(num=1),
+        ValueError,
+        "num must be an int >= 2, got 1",
+    ),
+    (
+        "weights: lo > hi",
+        lambda: weight_explorer(lo=1, hi=-1),
+        ValueError,
+        "need lo < hi, got lo=1.0, hi=-1.0",
+    ),
+    (
+        "weights: lo a str",
+        lambda: weight_explorer(lo="-5"),
+        TypeError,
+        "lo must be a real number, got '-5' (str)",
+    ),
+    (
+        "conv: kernel larger than the input",
+        lambda: conv_explorer(kernel_size=5, input_size=2, padding=0),
+        ValueError,
+        "larger than the padded input",
+    ),
+    (
+        "conv: float kernel size",
+        lambda: conv_explorer(kernel_size=2.5),
+        TypeError,
+        "kernel_size must be an int or a pair of ints, got 2.5",
+    ),
+    (
+        "conv: three strides",
+        lambda: conv_explorer(stride=(1, 1, 1)),
+        TypeError,
+        "stride must be an int or a pair of ints, got (1, 1, 1)",
+    ),
+    (
+        "conv: negative padding",
+        lambda: conv_explorer(padding=-1),
+        ValueError,
+        "padding must be >= 0 (an int or a pair), got -1",
+    ),
+    (
+        "fold: no layers",
+        lambda: fold_explorer(0),
+        ValueError,
+        "max_layers must be an int in [1, 6], got 0",
+    ),
+    (
+        "fold: too deep",
+        lambda: fold_explorer(7),
+        ValueError,
+        "max_layers must be an int in [1, 6], got 7",
+    ),
+    (
+        "fold: a str",
+        lambda: fold_explorer("3"),
+        TypeError,
+        "max_layers must be an int in [1, 6], got '3' (str)",
+    ),
+    (
+        "show: not a figure",
+        lambda: show({"data": []}),
+        TypeError,
+        "fig must be a plotly Figure",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    refused(*bad_input)
 
 
 # ---------------------------------------------------------- conv matrix
 
 
-def torch_matrix(kernel, size, stride, padding):
-    """Column c of A is conv2d of the c-th one-hot image."""
-    eye = torch.eye(size * size, dtype=torch.float64)
-    images = eye.reshape(-1, 1, size, size)
-    out = F.conv2d(images, kernel[None, None], stride=stride, padding=padding)
-    return out.flatten(1).T
+def pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def one_hot_matrix(kernel, size, stride, padding):
+    """conftest.one_hot_conv_matrix for an (h, w) input.
+
+    Built for the square n = max(h, w) input, then restricted to the output
+    positions and input pixels that the (h, w) input has: where a window
+    sits depends on the output position, stride and padding alone, and the
+    pixels an (h, w) input lacks are its padding zeros (their columns are
+    dropped). For a square input it is one_hot_conv_matrix itself.
+    """
+    (h, w), (kh, kw) = size, kernel.shape
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    n = max(h, w)
+    A = one_hot_conv_matrix(kernel, n, stride, padding)
+    out_h, out_w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    square_w = (n + 2 * pw - kw) // sw + 1
+    rows = [p * square_w + q for p in range(out_h) for q in range(out_w)]
+    cols = [r * n + c for r in range(h) for c in range(w)]
+    return A[rows][:, cols]
 
 
 @pytest.mark.parametrize(
     "k, size, stride, padding",
-    [(3, 5, 1, 1), (3, 5, 2, 1), (2, 4, 2, 0), (3, 3, 2, 1)],
+    [
+        (3, 5, 1, 1),
+        (3, 5, 2, 1),
+        (2, 4, 2, 0),
+        (3, 3, 2, 1),
+        ((2, 3), (4, 5), (1, 2), (0, 1)),  # pairs (height, width)
+    ],
 )
 def test_conv_explorer_rows_and_windows_match_torch(k, size, stride, padding):
     fig = conv_explorer(k, size, stride=stride, padding=padding)
     check_slider(fig)
-    kernel = torch.arange(1, k * k + 1, dtype=torch.float64).reshape(k, k)
-    A = torch_matrix(kernel, size, stride, padding)
-    out_w = (size + 2 * padding - k) // stride + 1
+    (kh, kw), (h, w) = pair(k), pair(size)
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    kernel = torch.arange(1, kh * kw + 1, dtype=torch.float64)
+    kernel = kernel.reshape(kh, kw)
+    A = one_hot_matrix(kernel, (h, w), stride, padding)
+    out_w = (w + 2 * pw - kw) // sw + 1
     assert len(fig.frames) == A.shape[0]
     for row, frame in enumerate(fig.frames):
         matrix, frame_box, window, kernel_box = frame.data
         np.testing.assert_array_equal(np.array(matrix.z), A.numpy())
         assert frame_box.y[:2] == (row - 0.5, row - 0.5)
         # the window: which kernel weight multiplies each input pixel
-        x = torch.zeros(
-            1, 1, size, size, dtype=torch.float64, requires_grad=True
-        )
+        x = torch.zeros(1, 1, h, w, dtype=torch.float64, requires_grad=True)
         y = F.conv2d(x, kernel[None, None], stride=stride, padding=padding)
         (grad,) = torch.autograd.grad(y.flatten()[row], x)
         np.testing.assert_array_equal(np.array(window.z), grad[0, 0].numpy())
         p, q = divmod(row, out_w)
-        top, left = p * stride - padding, q * stride - padding
+        top, left = p * sh - ph, q * sw - pw
         assert kernel_box.x[0] == left - 0.5 and kernel_box.y[0] == top - 0.5
-        assert kernel_box.x[1] == left + k - 0.5
+        assert kernel_box.x[1] == left + kw - 0.5
+        assert kernel_box.y[2] == top + kh - 0.5
         assert window.xaxis == "x2" and kernel_box.yaxis == "y2"
 
 
-def test_conv_explorer_refuses_a_kernel_larger_than_the_input():
-    with pytest.raises(ValueError, match="larger than the padded input"):
-        conv_explorer(kernel_size=5, input_size=2, padding=0)
+def test_conv_explorer_title_names_the_sizes():
+    square = conv_explorer(3, 5, stride=1, padding=1).layout.title.text
+    assert square == "kernel 3x3, stride 1, padding 1: output 5x5"
+    pairs = conv_explorer((2, 3), (4, 5), stride=(1, 2), padding=(0, 1))
+    assert pairs.layout.title.text == (
+        "kernel 2x3, stride (1, 2), padding (0, 1): output 3x3"
+    )
 
 
 # ---------------------------------------------------------------- folding
@@ -177,11 +287,6 @@ def test_fold_explorer_frames_match_direct_iteration(max_layers):
         assert frame.layout.title.text.startswith(
             f"L = {L}: {2**L} regions of the line, {4**L} of the square"
         )
-
-
-def test_fold_explorer_refuses_a_bad_depth():
-    with pytest.raises(ValueError, match="max_layers"):
-        fold_explorer(0)
 
 
 # ---------------------------------------------------------------- show

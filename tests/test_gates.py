@@ -1,11 +1,14 @@
 import itertools
 import random
 
+import numpy as np
 import pytest
 import torch
+from scipy.optimize import linprog
 
 from hwlib.gates import (
     GATE_RULES,
+    SIGN_GATE_RULES,
     and_neuron,
     boolean_network,
     boolean_points,
@@ -49,6 +52,27 @@ def test_xor_network_sign_on_grid_and_axes():
     on_axes = (x1 == 0) | (x2 == 0)
     assert on_axes.sum() > 100
     assert (net(x[on_axes]) <= 0).all()  # the axes come out non-positive
+
+
+def test_sign_gate_rules_are_the_seeds_rules_and_the_networks_follow():
+    x = grid_with_axes()
+    x1, x2 = x[:, 0], x[:, 1]
+    rule = {g: SIGN_GATE_RULES[g](x1, x2) for g in SIGN_GATE_RULES}
+    assert torch.equal(rule["and"], (x1 > 0) & (x2 > 0))
+    assert torch.equal(rule["or"], (x1 > 0) | (x2 > 0))
+    opposite = x1.sign() * x2.sign() < 0  # strictly opposite signs
+    assert torch.equal(rule["xor"], opposite)
+    for net, gate in ((or_network(), "or"), (xor_network(), "xor")):
+        assert torch.equal(net(x)[:, 0] > 0, rule[gate])
+    # on the axes the sign rule for xor is false, the bit rule of x_i > 0
+    # is not: (0, 1) gives bits (0, 1)
+    assert not SIGN_GATE_RULES["xor"](0.0, 1.0)
+    assert GATE_RULES["xor"](0.0 > 0, 1.0 > 0)
+    # off the axes, each sign rule is its gate's bit rule of x_i > 0
+    off = (x1 != 0) & (x2 != 0)
+    for gate in SIGN_GATE_RULES:
+        bits = GATE_RULES[gate](x1 > 0, x2 > 0)
+        assert torch.equal(rule[gate][off], bits[off])
 
 
 def test_nand_network_truth_table():
@@ -108,16 +132,41 @@ def test_gate_rules_match_their_truth_tables():
 
 def test_threshold_and_or():
     x = boolean_points(2)
+    assert x.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert threshold_unit(*and_neuron(), x).tolist() == [0, 0, 0, 1]
     assert threshold_unit(*or_neuron(), x).tolist() == [0, 1, 1, 1]
 
 
+def test_threshold_unit_fires_on_the_boundary():
+    """f = 1 where w.x + b >= 0: on the line x1 + x2 = 1 itself it fires."""
+    x = boolean_points(2)  # (0,0), (0,1), (1,0), (1,1)
+    assert threshold_unit([1, 1], -1, x).tolist() == [0, 1, 1, 1]
+    assert threshold_unit([1, 1], -2, x).tolist() == [0, 0, 0, 1]
+    assert threshold_unit([-1, 0], 0, x).tolist() == [1, 1, 0, 0]
+    assert threshold_unit([0, 0], 0, x).tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_threshold_unit_is_the_step_of_the_affine_map(seed):
+    """Against the definition in plain torch, with many exact ties."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-2, 3, (200, 3), generator=g).double()
+    w = torch.randint(-2, 3, (3,), generator=g).double()
+    b = float(torch.randint(-2, 3, (), generator=g))
+    expected = (x @ w + b >= 0).to(torch.int64)
+    assert ((x @ w + b) == 0).sum() > 10  # the boundary is exercised
+    out = threshold_unit(w, b, x)
+    assert out.dtype == torch.int64 and torch.equal(out, expected)
+
+
 def all_labelings_separability_by_brute_force(points):
-    """Reference: try every threshold unit with small integer weights (enough for {0,1}^2)."""
+    """Reference: try every threshold unit with small integer weights
+    (enough for {0,1}^2), the unit written out in plain torch."""
     found = set()
     vals = range(-3, 4)
     for w1, w2, b2 in itertools.product(vals, vals, range(-7, 8)):
-        out = threshold_unit([w1, w2], b2 / 2, points)
+        w = torch.tensor([w1, w2], dtype=torch.float64)
+        out = (points @ w + b2 / 2 >= 0).to(torch.int64)
         found.add(tuple(out.tolist()))
     return found
 
@@ -193,9 +242,31 @@ def test_separability_of_separated_clouds_in_any_units():
     labels = torch.tensor([0] * 50 + [1] * 50)
     for scale, shift in [(1.0, 0.0), (1e-8, 0.0), (1e8, -3e9), (1e-6, 1e3)]:
         assert linearly_separable(points * scale + shift, labels)
-    labels[0] = 1  # a point of the first cloud labelled 1: still separable?
-    reference = linearly_separable(points, labels)
-    assert linearly_separable(points * 1e-7 + 5.0, labels) == reference
+    # one point of the first cloud relabelled 1. The answer is known by
+    # construction: (a) the cloud's extreme point along (1, 1, 1), the
+    # direction towards the second cloud, is cut off by a plane normal to
+    # (1, 1, 1) (every projection of the second cloud is 30 larger); (b) a
+    # point inside the convex hull of the rest of its cloud cannot be cut
+    # off (a convex combination, found by scipy's linprog, certifies it).
+    proj = a.sum(1)
+    extreme = int(proj.argmax())
+    assert proj[extreme] < proj.min() + 30  # below the whole second cloud
+    inner = int((a - a.mean(0)).norm(dim=1).argmin())
+    rest = torch.cat([a[:inner], a[inner + 1 :]]).numpy()
+    hull = linprog(  # lambda >= 0, sum lambda = 1, rest^T lambda = a[inner]
+        np.zeros(len(rest)),
+        A_eq=np.vstack([rest.T, np.ones(len(rest))]),
+        b_eq=np.append(a[inner].numpy(), 1.0),
+        bounds=(0, None),
+        method="highs",
+    )
+    assert hull.status == 0  # feasible: a[inner] is inside the hull
+    for i, separable in ((extreme, True), (inner, False)):
+        relabelled = labels.clone()
+        relabelled[i] = 1
+        for scale, shift in [(1.0, 0.0), (1e-7, 5.0), (1e6, -3e7)]:
+            moved = points * scale + shift
+            assert linearly_separable(moved, relabelled) == separable
 
 
 P2 = boolean_points(2)

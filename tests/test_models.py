@@ -1,14 +1,21 @@
 import dataclasses
+import re
 import warnings
 
 import pytest
 import torch
+from conftest import make_toy_data
 from torch import nn
 
+from hwlib import data as hwdata
+from hwlib import models
 from hwlib.attribution import grad_cam
 from hwlib.data import DeviceData
 from hwlib.models import (
     CNNSettings,
+    augment,
+    conv_block,
+    evaluate_cnn,
     last_conv_block,
     load_or_train_cnn,
     position_contributions,
@@ -66,8 +73,6 @@ def test_tiny_cnn_is_seeded_locally_with_the_documented_layers():
     same, other = tiny_cnn(3), tiny_cnn(4)
     torch.testing.assert_close(model(x), same(x), rtol=0, atol=0)
     assert not torch.allclose(model(x), other(x))
-    with pytest.raises(TypeError, match="seed must be an int >= 0, got 1.5"):
-        tiny_cnn(1.5)
 
 
 def test_position_contributions_sum_to_the_scores():
@@ -126,30 +131,46 @@ def test_whitening_weights_whiten_the_patches():
     torch.testing.assert_close(covariance, torch.eye(12), atol=1e-3, rtol=1e-3)
 
 
-@pytest.mark.parametrize(
-    "name, value",
-    [
-        ("widths", ()),
-        ("widths", (8, 0)),
-        ("widths", [8, 8]),
-        ("epochs", 0),
-        ("epochs", 2.0),
-        ("batch_size", -1),
-        ("lr", 0),
-        ("lr", float("nan")),
-        ("momentum", 1.0),
-        ("weight_decay", -1e-4),
-        ("label_smoothing", 1.0),
-        ("translate", -1),
-        ("warmup", 1.5),
-        ("ema_decay", 1.0),
-        ("seed", -1),
-        ("seed", True),
-    ],
-)
-def test_bad_settings_are_refused_by_name(name, value):
-    with pytest.raises(ValueError, match=name):
-        CNNSettings(**{name: value})
+def test_settings_validate_like_train_settings():
+    """Both settings classes: keyword-only, frozen, widths/sizes a tuple or
+    list stored as a tuple, the same kinds of error for the same values."""
+    from hwlib.train import TrainSettings
+
+    assert CNNSettings(widths=[8, 8]).widths == (8, 8)
+    assert TrainSettings(sizes=[12, 10]).sizes == (12, 10)
+    for cls in (CNNSettings, TrainSettings):
+        for value, error in (
+            (2.0, TypeError),
+            (True, TypeError),
+            (0, ValueError),
+        ):
+            with pytest.raises(error, match="epochs must be an int >= 1"):
+                cls(epochs=value)
+        with pytest.raises(TypeError, match="positional argument"):
+            cls((8, 8))
+
+
+def test_num_classes_comes_from_the_data_module():
+    assert models.NUM_CLASSES is hwdata.NUM_CLASSES == len(hwdata.CLASSES)
+    assert not hasattr(models, "accuracy")  # evaluate_cnn(...)[1] instead
+
+
+def test_conv_block_names_its_channels_like_torch():
+    block = conv_block(in_channels=3, out_channels=5)
+    assert block(torch.rand(2, 3, 8, 8)).shape == (2, 5, 4, 4)
+
+
+def test_augment_flips_or_keeps_each_image():
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    out = augment(x, 2, generator=g)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    # translate=0: each image is either itself or its mirror image
+    out = augment(x, 0, generator=g)
+    flipped = [torch.equal(a, b.flip(2)) for a, b in zip(out, x)]
+    kept = [torch.equal(a, b) for a, b in zip(out, x)]
+    assert all(f != k for f, k in zip(flipped, kept))
+    assert any(flipped) and any(kept)
 
 
 def test_settings_presets_and_types():
@@ -159,30 +180,8 @@ def test_settings_presets_and_types():
         256,
         256,
     )
-    with pytest.raises(ValueError, match="device"):
-        CNNSettings.for_device("meta")
-    with pytest.raises(TypeError, match="tta"):
-        CNNSettings(tta=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         CNNSettings().epochs = 3
-    with pytest.raises(ValueError, match="at most 5"):
-        small_cnn((8,) * 6)
-
-
-def test_train_cnn_refuses_bad_arguments(toy_data):
-    data = toy_data(120, n_test=20)
-    with pytest.raises(TypeError, match="DeviceData"):
-        train_cnn((data.train_x, data.train_y))
-    with pytest.raises(TypeError, match="settings must be a CNNSettings"):
-        train_cnn(data, {"epochs": 1})
-    small = DeviceData(
-        data.train_x[:, :, :16, :16],
-        data.train_y,
-        data.test_x[:, :, :16, :16],
-        data.test_y,
-    )
-    with pytest.raises(ValueError, match=r"train_x must be uint8 images"):
-        train_cnn(small, TINY)
 
 
 def test_train_cnn_record_is_reproducible_and_leaves_global_rng(
@@ -230,21 +229,25 @@ def test_cache_hit_miss_and_keys(tmp_path, monkeypatch, toy_data):
     assert not load_or_train_cnn(changed, other)[1].from_cache
 
 
-@pytest.mark.parametrize("damage", [b"", b"not a zip archive", "cut"])
 def test_damaged_cache_is_named_removed_and_retrained(
-    tmp_path, monkeypatch, damage, toy_data
+    tmp_path, monkeypatch, toy_data
 ):
+    """One integration case (the kinds of damage: test_cache.py): the
+    warning names the cache file, the model is retrained and returned (it
+    predicts as the first one did), and the cache is written anew."""
     monkeypatch.setenv("HWLIB_CACHE", str(tmp_path))
     data = toy_data(120, n_test=20)
-    load_or_train_cnn(data, TINY)
+    first, first_record = load_or_train_cnn(data, TINY)
     (path,) = tmp_path.glob("cnn-*.pt")
-    content = path.read_bytes()
-    path.write_bytes(
-        content[: len(content) // 2] if damage == "cut" else damage
-    )
-    with pytest.warns(UserWarning, match=path.name):
-        _, record = load_or_train_cnn(data, TINY)
+    path.write_bytes(path.read_bytes()[:1000])  # a write cut short
+    with pytest.warns(
+        UserWarning, match=f"damaged cache {re.escape(str(path))}"
+    ):
+        model, record = load_or_train_cnn(data, TINY)
     assert not record.from_cache
+    assert record.test_acc == first_record.test_acc
+    x = torch.rand(3, 3, 32, 32)
+    torch.testing.assert_close(model(x), first(x))
     assert load_or_train_cnn(data, TINY)[1].from_cache  # rebuilt
 
 
@@ -254,9 +257,17 @@ def test_unwritable_cache_warns_and_returns_the_model(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("HWLIB_CACHE", str(blocker))
-    with pytest.warns(UserWarning, match="could not write"):
-        model, record = load_or_train_cnn(toy_data(120, n_test=20), TINY)
-    assert isinstance(model, nn.Module) and len(record.test_acc) == 2
+    data = toy_data(120, n_test=20)
+    with pytest.warns(
+        UserWarning, match=r"could not write the cache .*a-file"
+    ):
+        model, record = load_or_train_cnn(data, TINY)
+    trained, trained_record = train_cnn(data, TINY)  # the same run, uncached
+    x = torch.rand(3, 3, 32, 32)
+    assert model(x).shape == (3, 10)
+    torch.testing.assert_close(model(x), trained(x))
+    assert record.test_acc == trained_record.test_acc
+    assert not record.from_cache and blocker.is_file()
 
 
 def test_foreign_cache_entry_is_retrained(tmp_path, monkeypatch, toy_data):
@@ -270,6 +281,234 @@ def test_foreign_cache_entry_is_retrained(tmp_path, monkeypatch, toy_data):
         _, record = load_or_train_cnn(data, TINY)
     assert not record.from_cache
     assert any(path.name in str(w.message) for w in caught)
+
+
+# --- arguments refused by name ---
+
+
+def toy(n=120):
+    return make_toy_data(n, n_test=20)
+
+
+def cropped(data, side=16):
+    """data with every image cut to side x side."""
+    crop = (slice(None), slice(None), slice(side), slice(side))
+    return DeviceData(
+        data.train_x[crop], data.train_y, data.test_x[crop], data.test_y
+    )
+
+
+IMAGES = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+LABELS = torch.zeros(4, dtype=torch.int64)
+
+
+def settings_with(**kwargs):
+    return lambda: CNNSettings(**kwargs)
+
+
+BAD_INPUTS = [
+    (
+        "settings: no widths",
+        settings_with(widths=()),
+        ValueError,
+        "widths must hold at least 1 int, got ()",
+    ),
+    (
+        "settings: a zero width",
+        settings_with(widths=(8, 0)),
+        ValueError,
+        "widths[1] must be an int >= 1, got 0",
+    ),
+    (
+        "settings: widths an int",
+        settings_with(widths=8),
+        TypeError,
+        "widths must be a tuple or list of ints, got 8 (int)",
+    ),
+    (
+        "settings: epochs 0",
+        settings_with(epochs=0),
+        ValueError,
+        "epochs must be an int >= 1, got 0",
+    ),
+    (
+        "settings: epochs a float",
+        settings_with(epochs=2.0),
+        TypeError,
+        "epochs must be an int >= 1, got 2.0 (float)",
+    ),
+    (
+        "settings: epochs True",
+        settings_with(epochs=True),
+        TypeError,
+        "epochs must be an int >= 1, got True (bool)",
+    ),
+    (
+        "settings: negative batch_size",
+        settings_with(batch_size=-1),
+        ValueError,
+        "batch_size must be an int >= 1, got -1",
+    ),
+    (
+        "settings: lr 0",
+        settings_with(lr=0),
+        ValueError,
+        "lr must be a finite number in (0, inf), got 0.0",
+    ),
+    (
+        "settings: lr NaN",
+        settings_with(lr=float("nan")),
+        ValueError,
+        "lr must be a finite number in (0, inf), got nan",
+    ),
+    (
+        "settings: lr a string",
+        settings_with(lr="0.1"),
+        TypeError,
+        "lr must be a real number, got '0.1' (str)",
+    ),
+    (
+        "settings: momentum 1",
+        settings_with(momentum=1.0),
+        ValueError,
+        "momentum must be a finite number in [0, 1), got 1.0",
+    ),
+    (
+        "settings: negative weight_decay",
+        settings_with(weight_decay=-1e-4),
+        ValueError,
+        "weight_decay must be a finite number in [0, inf), got -0.0001",
+    ),
+    (
+        "settings: label_smoothing 1",
+        settings_with(label_smoothing=1.0),
+        ValueError,
+        "label_smoothing must be a finite number in [0, 1), got 1.0",
+    ),
+    (
+        "settings: negative translate",
+        settings_with(translate=-1),
+        ValueError,
+        "translate must be an int in [0, 16], got -1",
+    ),
+    (
+        "settings: translate above 16",
+        settings_with(translate=17),
+        ValueError,
+        "translate must be an int in [0, 16], got 17",
+    ),
+    (
+        "settings: warmup above 1",
+        settings_with(warmup=1.5),
+        ValueError,
+        "warmup must be a finite number in [0, 1], got 1.5",
+    ),
+    (
+        "settings: ema_decay 1",
+        settings_with(ema_decay=1.0),
+        ValueError,
+        "ema_decay must be a finite number in [0, 1), got 1.0",
+    ),
+    (
+        "settings: negative seed",
+        settings_with(seed=-1),
+        ValueError,
+        "seed must be an int >= 0, got -1",
+    ),
+    (
+        "settings: seed True",
+        settings_with(seed=True),
+        TypeError,
+        "seed must be an int >= 0, got True (bool)",
+    ),
+    (
+        "settings: tta 1",
+        settings_with(tta=1),
+        TypeError,
+        "tta must be True or False, got 1",
+    ),
+    (
+        "settings: bf16 None",
+        settings_with(bf16=None),
+        TypeError,
+        "bf16 must be True or False, got None",
+    ),
+    (
+        "settings: a preset for the meta device",
+        lambda: CNNSettings.for_device("meta"),
+        ValueError,
+        "device must be a cpu or cuda device, got 'meta'",
+    ),
+    (
+        "small_cnn: more blocks than halvings",
+        lambda: small_cnn((8,) * 6),
+        ValueError,
+        "widths has 6 blocks, each halving the image: 32x32 images allow "
+        "at most 5",
+    ),
+    (
+        "tiny_cnn: a float seed",
+        lambda: tiny_cnn(1.5),
+        TypeError,
+        "seed must be an int >= 0, got 1.5 (float)",
+    ),
+    (
+        "tiny_cnn: unknown device",
+        lambda: tiny_cnn(device="gpu"),
+        ValueError,
+        "device must be a torch.device or a name such as 'cpu' or 'cuda', "
+        "got 'gpu'",
+    ),
+    (
+        "augment: generator positional",
+        lambda: augment(IMAGES, 2, torch.Generator()),
+        TypeError,
+        "positional argument",
+    ),
+    (
+        "evaluate_cnn: tta 1",
+        lambda: evaluate_cnn(seeded_cnn().float(), IMAGES, LABELS, tta=1),
+        TypeError,
+        "tta must be True or False, got 1",
+    ),
+    (
+        "evaluate_cnn: batch_size 0",
+        lambda: evaluate_cnn(
+            seeded_cnn().float(), IMAGES, LABELS, batch_size=0
+        ),
+        ValueError,
+        "batch_size must be an int >= 1, got 0",
+    ),
+    (
+        "train_cnn: a tuple of tensors",
+        lambda: train_cnn((IMAGES, LABELS)),
+        TypeError,
+        "data must be a DeviceData, got tuple",
+    ),
+    (
+        "train_cnn: settings a dict",
+        lambda: train_cnn(toy(), {"epochs": 1}),
+        TypeError,
+        "settings must be a CNNSettings or None, got dict",
+    ),
+    (
+        "train_cnn: 16x16 images",
+        lambda: train_cnn(cropped(toy()), TINY),
+        ValueError,
+        "data.train_x must be uint8 images (N, 3, 32, 32), got torch.uint8 "
+        "(100, 3, 16, 16)",
+    ),
+    (
+        "load_or_train_cnn: a tuple of tensors",
+        lambda: load_or_train_cnn((IMAGES, LABELS)),
+        TypeError,
+        "data must be a DeviceData, got tuple",
+    ),
+]
+
+
+def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
+    refused(*bad_input)
 
 
 @pytest.mark.slow

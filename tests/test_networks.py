@@ -5,6 +5,7 @@ from hwlib.networks import (
     FeedForwardNetwork,
     convexity_report,
     interpolate_networks,
+    no_bias_network,
     second_differences,
 )
 
@@ -32,7 +33,7 @@ def test_forward_matches_formula(activation, sigma):
         for i, o in zip(sizes[:-1], sizes[1:])
     ]
     bs = [torch.randn(o, generator=g, dtype=torch.float64) for o in sizes[1:]]
-    net = FeedForwardNetwork(ws, bs, activation)
+    net = FeedForwardNetwork(ws, bs, activation=activation)
     x = torch.randn(10, 3, generator=g, dtype=torch.float64)
     torch.testing.assert_close(net(x), manual_forward(ws, bs, x, sigma))
     assert net.num_layers == 3 and net.widths == [5, 4]
@@ -90,15 +91,15 @@ BAD_INPUTS = [
         "W_2 does not take W_1's output",
         lambda: of_shapes([(5, 1), (1, 6)], [5, 1]),
         ValueError,
-        "layer 2: W_2 has shape (1, 6), so it takes 6 inputs, but "
-        "W_1 has shape (5, 1)",
+        "weights[1] (W_2) has shape (1, 6), so it takes 6 inputs, but "
+        "weights[0] (W_1) has shape (5, 1) and gives 5",
     ),
     (
         "bias of the wrong length",
         lambda: of_shapes([(5, 1), (1, 5)], [4, 1]),
         ValueError,
-        "layer 1: b_1 has shape (4,) but W_1 has shape (5, 1), so "
-        "b_1 must have shape (5,)",
+        "biases[0] (b_1) has shape (4,) but weights[0] (W_1) has shape "
+        "(5, 1), so b_1 must have shape (5,)",
     ),
     (
         "a bias missing",
@@ -110,25 +111,38 @@ BAD_INPUTS = [
         "W a vector",
         lambda: of_shapes([(5,)], [5]),
         ValueError,
-        "layer 1: W_1 must be a nonempty matrix (out, in), got shape (5,)",
+        "weights[0] (W_1) must be a nonempty matrix (out, in), got shape (5,)",
     ),
     (
         "empty W",
         lambda: of_shapes([(0, 1)], [0]),
         ValueError,
-        "W_1 must be a nonempty matrix",
+        "weights[0] (W_1) must be a nonempty matrix",
     ),
     (
         "unknown activation",
-        lambda: FeedForwardNetwork(*ONE, "sigmoid"),
+        lambda: FeedForwardNetwork(*ONE, activation="sigmoid"),
         ValueError,
         "activation must be one of ['abs', 'relu', 'tanh'], got 'sigmoid'",
     ),
     (
         "activation not a str",
-        lambda: FeedForwardNetwork(*ONE, ["relu"]),
+        lambda: FeedForwardNetwork(*ONE, activation=["relu"]),
+        TypeError,
+        "activation must be a str, one of ['abs', 'relu', 'tanh'], got "
+        "['relu']",
+    ),
+    (
+        "activation by position",
+        lambda: FeedForwardNetwork(*ONE, "abs"),
+        TypeError,
+        "positional argument",
+    ),
+    (
+        "random: unknown activation",
+        lambda: FeedForwardNetwork.random([1, 1], activation="gelu"),
         ValueError,
-        "activation must be one of",
+        "activation must be one of ['abs', 'relu', 'tanh'], got 'gelu'",
     ),
     (
         "no layers",
@@ -146,25 +160,25 @@ BAD_INPUTS = [
         "NaN weight",
         lambda: FeedForwardNetwork([[[NAN]]], [[0.0]]),
         ValueError,
-        "W_1 must be finite, got 1 NaN/inf entries",
+        "weights[0] (W_1) must be finite, got 1 NaN/inf entries",
     ),
     (
         "inf bias",
         lambda: FeedForwardNetwork([[[1.0]]], [[float("inf")]]),
         ValueError,
-        "b_1 must be finite",
+        "biases[0] (b_1) must be finite",
     ),
     (
         "bool weights",
         lambda: FeedForwardNetwork([[[True]]], [[0.0]]),
         TypeError,
-        "W_1 must hold real numbers, got torch.bool",
+        "weights[0] (W_1) must hold real numbers, got torch.bool",
     ),
     (
         "str weights",
         lambda: FeedForwardNetwork([[["1"]]], [[0.0]]),
         TypeError,
-        "W_1 must be a tensor of numbers, got list",
+        "weights[0] (W_1) must be a tensor of numbers, got list",
     ),
     (
         "integer dtype",
@@ -288,6 +302,18 @@ BAD_INPUTS = [
         "values must be finite, got 1 NaN/inf entries",
     ),
     (
+        "no-bias network: a weight not a number",
+        lambda: no_bias_network(1.0, "a", 1.0, 1.0),
+        TypeError,
+        "w12 must be a real number, got 'a' (str)",
+    ),
+    (
+        "no-bias network: infinite weight",
+        lambda: no_bias_network(1.0, 1.0, float("inf"), 1.0),
+        ValueError,
+        "w21 must be a finite number in (-inf, inf), got inf",
+    ),
+    (
         "negative tol",
         lambda: convexity_report(torch.ones(4), tol=-1),
         ValueError,
@@ -298,6 +324,30 @@ BAD_INPUTS = [
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+
+def test_no_bias_network_is_two_rays_meeting_at_zero():
+    """w21 relu(w11 x) + w22 relu(w12 x) = a x (x > 0), b x (x < 0)."""
+    g = torch.Generator().manual_seed(4)
+    xs = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    for w in torch.randn(20, 4, generator=g, dtype=torch.float64).tolist():
+        w11, w12, w21, w22 = w
+        net = no_bias_network(*w)
+        assert [tuple(p.shape) for p in net.parameters()] == [
+            (2, 1),
+            (1, 2),
+            (2,),
+            (1,),
+        ]
+        assert all(not b.any() for b in net.biases)
+        expected = w21 * torch.relu(w11 * xs) + w22 * torch.relu(w12 * xs)
+        torch.testing.assert_close(net.f1d(xs), expected)
+        a = sum(v * u for u, v in ((w11, w21), (w12, w22)) if u > 0)
+        b = sum(v * u for u, v in ((w11, w21), (w12, w22)) if u < 0)
+        torch.testing.assert_close(
+            net.f1d(xs), torch.where(xs > 0, a * xs, b * xs)
+        )
+    assert no_bias_network(1, -1, 1, 1).f1d(xs).equal(xs.abs())
 
 
 def test_random_is_seeded():

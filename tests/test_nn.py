@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import needs_cuda
 
 from hwlib.nn import SGD, CrossEntropyLoss, Linear, ReLU, Sequential, mlp
 
@@ -46,6 +47,30 @@ def test_relu_backward_matches_autograd(device):
         relu.forward(x.detach()), torch.relu(x.detach())
     )
     torch.testing.assert_close(relu.backward(upstream), x.grad)
+
+
+def test_relu_at_exact_zeros_matches_autograd(device):
+    """ReLU'(0) = 0 in PyTorch, for +0 and -0 alike: the gradient passes
+    only where x > 0."""
+    x = torch.tensor(
+        [[0.0, -0.0, 1.0, -1.0], [-0.0, 2.5, 0.0, -3.0]],
+        dtype=torch.float64,
+        device=device,
+        requires_grad=True,
+    )
+    upstream = torch.tensor(
+        [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]],
+        dtype=torch.float64,
+        device=device,
+    )
+    torch.relu(x).backward(upstream)
+    relu = ReLU()
+    torch.testing.assert_close(
+        relu.forward(x.detach()), torch.relu(x.detach()), rtol=0, atol=0
+    )
+    grad = relu.backward(upstream)
+    torch.testing.assert_close(grad, x.grad, rtol=0, atol=0)
+    assert grad.tolist() == [[0.0, 0.0, 3.0, 0.0], [0.0, 6.0, 0.0, 0.0]]
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1e4])
@@ -220,7 +245,7 @@ BAD_INPUTS = [
         "input_grad not a bool",
         lambda: Linear(4, 3, input_grad=1),
         TypeError,
-        "input_grad must be a bool, got 1",
+        "input_grad must be True or False, got 1",
     ),
     (
         "missing batch dimension",
@@ -336,7 +361,7 @@ BAD_INPUTS = [
         "mlp of one size",
         lambda: mlp([3]),
         ValueError,
-        "sizes: need at least [in, out], got [3]",
+        "sizes must hold at least 2 ints, got [3]",
     ),
     (
         "mlp of a zero width",
@@ -348,7 +373,7 @@ BAD_INPUTS = [
         "mlp of an int",
         lambda: mlp(3),
         TypeError,
-        "sizes must be a list of ints, got 3",
+        "sizes must be a tuple or list of ints, got 3 (int)",
     ),
     (
         "SGD lr 0",
@@ -418,10 +443,15 @@ def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
 
 
 def test_generator_must_live_on_the_parameters_device():
-    if torch.cuda.is_available():
-        with pytest.raises(ValueError, match="generator is on cpu but draws"):
-            Linear(4, 3, generator=torch.Generator(), device="cuda")
     with pytest.raises(
         ValueError, match="generator is on cpu but draws tensors on meta"
     ):
         Linear(4, 3, generator=torch.Generator(), device="meta")
+
+
+@needs_cuda
+def test_a_cpu_generator_cannot_draw_cuda_parameters():
+    with pytest.raises(
+        ValueError, match="generator is on cpu but draws tensors on cuda"
+    ):
+        Linear(4, 3, generator=torch.Generator(), device="cuda")

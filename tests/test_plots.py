@@ -44,11 +44,23 @@ def test_plot_sign_region_shades_the_positive_set():
 
 def test_fold_plots_shade_one_patch_per_region():
     fig, axes = plt.subplots(1, 3)
-    plot_fold_1d([(2.0, -1.0)] * 3, axes)
+    drawn = plot_fold_1d([(2.0, -1.0)] * 3, axes=axes)
+    assert drawn == list(axes)
     assert [len(ax.patches) for ax in axes] == [2, 4, 8]
     fig2, ax = plt.subplots()
-    plot_fold_2d([abs_fold_layer(2)] * 2, ax)
+    assert plot_fold_2d([abs_fold_layer(2)] * 2, ax=ax) is ax
     assert len(ax.patches) == 16
+    plt.close("all")
+
+
+def test_plots_draw_on_new_or_current_axes_and_return_them():
+    panels = plot_fold_1d([(2.0, -1.0)] * 2, 0, 1)  # a new row of panels
+    assert len(panels) == 2 and panels[0].figure is panels[1].figure
+    assert [len(ax.patches) for ax in panels] == [2, 4]
+    fig, ax = plt.subplots()
+    assert plot_fold_2d([abs_fold_layer(2)]) is ax  # the current axes
+    assert plot_sign_region(or_network()) is ax
+    assert plot_network_1d(sawtooth_network(1)) is ax
     plt.close("all")
 
 
@@ -89,15 +101,53 @@ BAD_INPUTS = [
     ),
     (
         "more panels than layers",
-        lambda: plot_fold_1d([(2.0, -1.0)], plt.subplots(1, 2)[1]),
+        lambda: plot_fold_1d([(2.0, -1.0)], axes=plt.subplots(1, 2)[1]),
         ValueError,
         "axes: 2 panels but the chain has 1 layers",
     ),
     (
+        "axes by position (the old signature)",
+        lambda: plot_fold_1d([(2.0, -1.0)], plt.subplots(1, 2)[1]),
+        TypeError,
+        "lo must be a real number",
+    ),
+    (
+        "chain not pairs",
+        lambda: plot_fold_1d([2.0], axes=_ax()),
+        ValueError,
+        "chain[0] must be a pair (w, b), got 2.0",
+    ),
+    (
+        "empty chain",
+        lambda: plot_fold_1d([]),
+        ValueError,
+        "chain must hold at least one pair (w, b), got []",
+    ),
+    (
+        "lo > hi",
+        lambda: plot_fold_1d([(2.0, -1.0)], 1, 0, axes=_ax()),
+        ValueError,
+        "need lo < hi, got lo=1.0, hi=0.0",
+    ),
+    (
+        "mark_breakpoints not a bool",
+        lambda: plot_network_1d(
+            sawtooth_network(1), ax=_ax(), mark_breakpoints="yes"
+        ),
+        TypeError,
+        "mark_breakpoints must be True or False, got 'yes'",
+    ),
+    (
         "3-D fold in a square",
-        lambda: plot_fold_2d([abs_fold_layer(3)], _ax()),
+        lambda: plot_fold_2d([abs_fold_layer(3)], ax=_ax()),
         ValueError,
         "layers must act on R^2 for a square, got d = 3",
+    ),
+    (
+        "fold square: ax by position",
+        lambda: plot_fold_2d([abs_fold_layer(2)], 0, 1, _ax()),
+        TypeError,
+        "positional argument",
     ),
 ]
 

@@ -3,7 +3,8 @@ from fractions import Fraction
 
 import pytest
 import torch
-from hypothesis import given, settings
+from conftest import count_regions_by_sampling
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hwlib.networks import FeedForwardNetwork
@@ -20,20 +21,40 @@ from hwlib.regions import (
     shallow_equivalent,
 )
 
+ACTIVATIONS = st.sampled_from(["relu", "abs"])
+
 
 @st.composite
-def small_networks(draw, activation="relu"):
+def small_networks(draw, activation=ACTIVATIONS):
+    """Random R -> R networks of 1-3 hidden layers, width <= 4.
+
+    Most draws place the kinks of some first-layer neurons at t in
+    (-3.5, 3.5), b = -w t with w != 0, feeding the next layer's first
+    neuron with a nonzero weight, so that there is usually a breakpoint in
+    (-4, 4) to check; the rest (st.one_of's first branch) keep purely random
+    biases, which often leave no kink in range (a degenerate case). Values
+    are rounded, so exact zeros and ties between neurons occur.
+    """
+    activation = draw(activation)
     depth = draw(st.integers(1, 3))
     sizes = [1] + [draw(st.integers(1, 4)) for _ in range(depth)] + [1]
-    value = st.floats(-3, 3, allow_nan=False).map(
-        lambda v: round(v, 2)
-    )  # includes exact zeros and ties
+    value = st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 2))
     ws = [
         [[draw(value) for _ in range(i)] for _ in range(o)]
         for i, o in zip(sizes[:-1], sizes[1:])
     ]
     bs = [[draw(value) for _ in range(o)] for o in sizes[1:]]
-    return FeedForwardNetwork(ws, bs, activation)
+    placed = st.integers(1, sizes[1])
+    n_placed = draw(st.one_of(st.just(0), placed, placed, placed))
+    # dyadic w and t: b = -w t is exact, so equal kinks are exact ties
+    # (not two kinks 1e-16 apart, which no sampling can resolve)
+    dyadic = st.integers(-48, 48).filter(bool).map(lambda m: m / 16)
+    kink = st.integers(-27, 27).map(lambda k: k / 8)  # ties are likely
+    for j in range(n_placed):
+        w, t = draw(dyadic), draw(kink)
+        ws[0][j], bs[0][j] = [w], -w * t
+        ws[1][0][j] = draw(dyadic)  # the next layer sees the neuron
+    return FeedForwardNetwork(ws, bs, activation=activation)
 
 
 def assert_linear_on(net, a, b, n=7, tol=1e-9):
@@ -45,11 +66,14 @@ def assert_linear_on(net, a, b, n=7, tol=1e-9):
 
 
 @settings(max_examples=60, deadline=None)
-@given(small_networks(), st.sampled_from(["relu", "abs"]))
-def test_pieces_agree_with_dense_sampling(net, activation):
-    net.activation = activation
+@given(small_networks())
+def test_pieces_agree_with_dense_sampling(net):
     lo, hi = -4.0, 4.0
     pieces = linear_pieces_1d(net, lo, hi)
+    # the sampling checks below resolve kinks 1e-6 apart, not the rare
+    # distinct rational kinks that round to (nearly) the same float
+    ends = [float(p.left) for p in pieces] + [hi]
+    assume(min(b - a for a, b in zip(ends[:-1], ends[1:])) > 1e-6)
     # pieces tile (lo, hi) in order
     assert pieces[0].left == lo and pieces[-1].right == hi
     assert all(p.right == q.left for p, q in zip(pieces[:-1], pieces[1:]))
@@ -233,7 +257,7 @@ BAD_INPUTS = [
         "exact not a bool",
         lambda: breakpoints_1d(SAW, 0, 1, exact="yes"),
         TypeError,
-        "exact must be a bool, got 'yes'",
+        "exact must be True or False, got 'yes'",
     ),
     (
         "tanh has no pieces",
@@ -303,7 +327,7 @@ BAD_INPUTS = [
         "W not square",
         lambda: count_identified_regions([(torch.ones(2, 3), torch.zeros(2))]),
         ValueError,
-        "layer 1: need a square W (d, d) and b (d,), got W (2, 3)",
+        "layers[0] must be a square W (d, d) and b (d,), got W (2, 3)",
     ),
     (
         "d changes",
@@ -311,19 +335,19 @@ BAD_INPUTS = [
             [abs_fold_layer(2), abs_fold_layer(3)]
         ),
         ValueError,
-        "layer 2: W is (3, 3) but the first layer works in d = 2",
+        "layers[1]: W is (3, 3) but layers[0] works in d = 2",
     ),
     (
         "layer not a pair",
         lambda: count_identified_regions([3.0]),
         ValueError,
-        "layer 1 must be a pair (W, b), got float",
+        "layers[0] must be a pair (W, b), got float",
     ),
     (
         "no layers",
         lambda: count_identified_regions([]),
         ValueError,
-        "need at least one layer (W, b)",
+        "layers must hold at least one pair (W, b), got none",
     ),
     (
         "layers not a list",
@@ -335,13 +359,13 @@ BAD_INPUTS = [
         "NaN in W",
         lambda: count_identified_regions([(float("nan"), 0.0)]),
         ValueError,
-        "layer 1: W must be finite",
+        "W of layers[0] must be finite",
     ),
     (
         "bool W",
         lambda: count_identified_regions([(True, 0.0)]),
         TypeError,
-        "layer 1: W must hold real numbers, got torch.bool",
+        "W of layers[0] must hold real numbers, got torch.bool",
     ),
     (
         "box lo > hi",
@@ -437,16 +461,47 @@ def test_identified_intervals_map_onto_the_box():
     )  # disjoint
 
 
-def test_multi_d_products_and_permutations():
-    diag = (torch.diag(torch.tensor([2.0, 3.0])), torch.tensor([-1.0, -1.0]))
-    assert count_identified_regions([diag]) == 4
-    swap = (torch.tensor([[0.0, 2.0], [3.0, 0.0]]), torch.tensor([-1.0, -1.0]))
-    # coordinate 0 gets folded by 3 then by 2 (via the swap), coordinate 1 by 2 then by 3
-    assert (
-        count_identified_regions([swap, swap])
-        == count_identified_regions([(2, -1), (3, -1)]) ** 2
-        == 16
-    )
+DIAG = (torch.diag(torch.tensor([2.0, 3.0])), torch.tensor([-1.0, -1.0]))
+SWAP = (torch.tensor([[0.0, 2.0], [3.0, 0.0]]), torch.tensor([-1.0, -1.0]))
+SHRINK = (torch.diag(torch.tensor([3.0, 0.5])), torch.tensor([-1.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    "layers, expected",
+    [
+        ([DIAG], 4),  # |2x - 1| (2 regions) times |3y - 1| (2 regions)
+        # coordinate 0 gets folded by 3 then by 2 (via the swap), coordinate
+        # 1 by 2 then by 3: 4 regions each
+        ([SWAP, SWAP], 16),
+        # the swap, then a layer that treats the coordinates differently:
+        # out_0 = |3 |2 x_1 - 1| - 1| (2 x 2 = 4 regions of x_1) and
+        # out_1 = |3 x_0 - 1| / 2, which covers (0, 1) only on (1/3, 1)
+        # (1 region of x_0): 4. Losing the swap's permutation would pair
+        # the second layer with the wrong coordinates: |3|3x - 1| - 1| (4)
+        # times |2x - 1| / 2 (never covers, 0).
+        ([SWAP, SHRINK], 4),
+        # out_0 = |2 (x_1 / 2) - 1| = 1 - x_1 (1 region), out_1 =
+        # |3 |3 x_0 - 1| - 1| (4 regions): 4
+        ([SHRINK, SWAP], 4),
+        # out_0 = |2 |2 x_1 - 1| - 1| (4), out_1 = |3 |3 x_0 - 1| - 1| (4)
+        ([SWAP, DIAG], 16),
+        ([SWAP, (torch.zeros(2, 2), torch.zeros(2))], 0),  # constant
+    ],
+)
+def test_multi_d_products_and_permutations(layers, expected):
+    assert count_identified_regions(layers) == expected
+    assert count_regions_by_sampling(layers) == expected
+
+
+def test_sampling_reference_agrees_on_the_1d_chains():
+    for chain in (
+        [(3.0, -1.0), (2.0, -1.0), (-1.5, 1.2)],
+        [(2.5, -0.7), (1.7, -0.2), (3.1, -1.4)],
+        [(2.0, -1.0), (0.5, 0.0)],
+    ):
+        assert count_regions_by_sampling(chain) == count_identified_regions(
+            chain
+        )
 
 
 def test_identified_boxes_list_the_counted_regions():

@@ -476,12 +476,13 @@ class Summary:
 
     def __str__(self) -> str:
         return (
-            f"{self.chapter}: {self.questions} questions, "
-            f"{self.answers} written answers, {self.stubs} code stubs "
-            f"graded by {self.checks} checks; left out: "
-            f"{self.dropped_code} solution code cells, "
-            f"{self.dropped_setup} training cells, "
-            f"{self.dropped_dependent} cells that use their results"
+            f"{self.chapter}: {_count(self.questions, 'question')}, "
+            f"{_count(self.answers, 'written answer')}, "
+            f"{_count(self.stubs, 'code stub')} graded by "
+            f"{_count(self.checks, 'check')}; left out: "
+            f"{_count(self.dropped_code, 'solution code cell')}, "
+            f"{_count(self.dropped_setup, 'training cell')}, "
+            f"{_count(self.dropped_dependent, 'cell')} that use their results"
         )
 
 
