@@ -214,3 +214,15 @@ def integers(
         integer(f"{name}[{i}]", v, minimum=minimum)
         for i, v in enumerate(value)
     )
+
+
+def sgd_fields(settings) -> None:
+    """The fields every training-settings class shares: epochs and
+    batch_size ints >= 1, lr > 0, momentum in [0, 1), weight_decay >= 0
+    and seed an int >= 0."""
+    integer("epochs", settings.epochs)
+    integer("batch_size", settings.batch_size)
+    real("lr", settings.lr, low=0, low_open=True)
+    real("momentum", settings.momentum, low=0, high=1, high_open=True)
+    real("weight_decay", settings.weight_decay, low=0)
+    integer("seed", settings.seed, minimum=0)

@@ -252,13 +252,7 @@ class CNNSettings:
     def __post_init__(self) -> None:
         widths = _validate.integers("widths", self.widths)
         object.__setattr__(self, "widths", widths)
-        _validate.integer("epochs", self.epochs)
-        _validate.integer("batch_size", self.batch_size)
-        _validate.real("lr", self.lr, low=0, low_open=True)
-        _validate.real(
-            "momentum", self.momentum, low=0, high=1, high_open=True
-        )
-        _validate.real("weight_decay", self.weight_decay, low=0)
+        _validate.sgd_fields(self)
         _validate.real(
             "label_smoothing",
             self.label_smoothing,
@@ -271,7 +265,6 @@ class CNNSettings:
         _validate.real(
             "ema_decay", self.ema_decay, low=0, high=1, high_open=True
         )
-        _validate.integer("seed", self.seed, minimum=0)
         _validate.boolean("tta", self.tta)
         _validate.boolean("bf16", self.bf16)
 

@@ -84,15 +84,8 @@ class TrainSettings:
     def __post_init__(self) -> None:
         sizes = _validate.integers("sizes", self.sizes, min_length=2)
         object.__setattr__(self, "sizes", sizes)
-        _validate.integer("epochs", self.epochs)
-        _validate.integer("batch_size", self.batch_size)
-        _validate.real("lr", self.lr, low=0, low_open=True)
-        _validate.real(
-            "momentum", self.momentum, low=0, high=1, high_open=True
-        )
-        _validate.real("weight_decay", self.weight_decay, low=0)
+        _validate.sgd_fields(self)
         _validate.boolean("augment", self.augment)
-        _validate.integer("seed", self.seed, minimum=0)
 
 
 @dataclass(kw_only=True)

@@ -271,134 +271,48 @@ def _model():
     return tiny_cnn(0)
 
 
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "step: one image, not a batch",
-        lambda: class_visualization_step(
-            _model(), images(0)[0], 1, lr=0.1, l2_reg=0.0
-        ),
-        ValueError,
-        "image must be a float batch of images (N, C, H, W), got "
-        "torch.float64 of shape (3, 8, 8)",
-    ),
-    (
-        "step: image not a tensor",
-        lambda: class_visualization_step(
-            _model(), [[0.0]], 1, lr=0.1, l2_reg=0.0
-        ),
-        TypeError,
-        "image must be a tensor of images (N, C, H, W), got list",
-    ),
-    (
-        "saliency: x not a tensor",
-        lambda: saliency_map(_model(), "x", 1),
-        TypeError,
-        "x must be a tensor of images (N, C, H, W), got str",
-    ),
-    (
-        "step: lr 0",
-        lambda: class_visualization_step(
-            _model(), images(0), 1, lr=0, l2_reg=0.0
-        ),
-        ValueError,
-        "lr must be a finite number in (0, inf), got 0.0",
-    ),
-    (
-        "visualization: float target",
-        lambda: class_visualization(_model(), 1.5, image_shape=(3, 8, 8)),
-        TypeError,
-        "target must be an int in [0, 5) (one image) or a nonempty sequence "
-        "of such ints (one image each), got 1.5",
-    ),
-    (
-        "visualization: no target",
-        lambda: class_visualization(_model(), [], image_shape=(3, 8, 8)),
-        ValueError,
-        "target must be an int in [0, 5) (one image) or a nonempty sequence "
-        "of such ints (one image each), got shape (0,)",
-    ),
-    (
-        "visualization: class out of range",
-        lambda: class_visualization(_model(), [1, 5], image_shape=(3, 8, 8)),
-        ValueError,
-        "the model has 5 classes, got 5",
-    ),
-    (
-        "visualization: image_shape of 2 sizes",
-        lambda: class_visualization(_model(), 1, image_shape=(8, 8)),
-        TypeError,
-        "image_shape must be (C, H, W), three ints >= 1, got (8, 8)",
-    ),
-    (
-        "visualization: float image size",
-        lambda: class_visualization(_model(), 1, image_shape=(3, 8.0, 8)),
-        TypeError,
-        "image_shape (H) must be an int >= 1, got 8.0",
-    ),
-    (
-        "visualization: lr negative",
-        lambda: class_visualization(
-            _model(), 1, image_shape=(3, 8, 8), lr=-1.0
-        ),
-        ValueError,
-        "lr must be a finite number in (0, inf), got -1.0",
-    ),
-    (
-        "correlations: reference out of range",
-        lambda: map_correlations(torch.rand(2, 3, 4, 4), [0, 3]),
-        ValueError,
-        "reference must be an int in [0, 3) or 2 such ints (one per image): "
-        "maps has K = 3 maps per image, got 3",
-    ),
-    (
-        "correlations: float reference",
-        lambda: map_correlations(torch.rand(2, 3, 4, 4), [0, 1.5]),
-        TypeError,
-        "reference must be an int in [0, 3) or 2 such ints",
-    ),
-    (
-        "correlations: one reference too few",
-        lambda: map_correlations(torch.rand(2, 3, 4, 4), [0]),
-        ValueError,
-        "reference must be an int in [0, 3) or 2 such ints (one per image), "
-        "got shape (1,)",
-    ),
-    (
-        "correlations: maps of 3 axes",
-        lambda: map_correlations(torch.rand(2, 4, 4), 0),
-        ValueError,
-        "maps must be a tensor (N, K, h, w), got shape (2, 4, 4)",
-    ),
-    (
-        "outer ring: maps not a tensor",
-        lambda: outer_ring_fraction([[[1.0]]], 1),
-        TypeError,
-        "maps must be a tensor (N, H, W), got list",
-    ),
-    (
-        "outer ring: negative maps",
-        lambda: outer_ring_fraction(-torch.ones(1, 4, 4), 1),
-        ValueError,
-        "maps must be non-negative, got minimum -1.0",
-    ),
-    (
-        "upsample: mode by position",
-        lambda: upsample(torch.ones(1, 2, 2), (4, 4), "nearest"),
-        TypeError,
-        "positional argument",
-    ),
-    (
-        "upsample: size 0",
-        lambda: upsample(torch.ones(1, 2, 2), (0, 4)),
-        ValueError,
-        "size[0] must be an int >= 1, got 0",
-    ),
-    (
-        "upsample: one size",
-        lambda: upsample(torch.ones(1, 2, 2), (4,)),
-        TypeError,
-        "size must be a pair (H, W) of ints >= 1, got (4,)",
-    ),
+    ("step: one image, not a batch", lambda: class_visualization_step(_model(), images(0)[0], 1, lr=0.1, l2_reg=0.0),
+        ValueError, "image must be a float batch of images (N, C, H, W), got torch.float64 of shape (3, 8, 8)"),
+    ("step: image not a tensor", lambda: class_visualization_step(_model(), [[0.0]], 1, lr=0.1, l2_reg=0.0),
+        TypeError, "image must be a tensor of images (N, C, H, W), got list"),
+    ("saliency: x not a tensor", lambda: saliency_map(_model(), "x", 1),
+        TypeError, "x must be a tensor of images (N, C, H, W), got str"),
+    ("step: lr 0", lambda: class_visualization_step(_model(), images(0), 1, lr=0, l2_reg=0.0),
+        ValueError, "lr must be a finite number in (0, inf), got 0.0"),
+    ("visualization: float target", lambda: class_visualization(_model(), 1.5, image_shape=(3, 8, 8)),
+        TypeError, "target must be an int in [0, 5) (one image) or a nonempty sequence of such ints (one image each), got 1.5"),
+    ("visualization: no target", lambda: class_visualization(_model(), [], image_shape=(3, 8, 8)),
+        ValueError, "target must be an int in [0, 5) (one image) or a nonempty sequence of such ints (one image each), got shape (0,)"),
+    ("visualization: class out of range", lambda: class_visualization(_model(), [1, 5], image_shape=(3, 8, 8)),
+        ValueError, "the model has 5 classes, got 5"),
+    ("visualization: image_shape of 2 sizes", lambda: class_visualization(_model(), 1, image_shape=(8, 8)),
+        TypeError, "image_shape must be (C, H, W), three ints >= 1, got (8, 8)"),
+    ("visualization: float image size", lambda: class_visualization(_model(), 1, image_shape=(3, 8.0, 8)),
+        TypeError, "image_shape (H) must be an int >= 1, got 8.0"),
+    ("visualization: lr negative", lambda: class_visualization(_model(), 1, image_shape=(3, 8, 8), lr=-1.0),
+        ValueError, "lr must be a finite number in (0, inf), got -1.0"),
+    ("correlations: reference out of range", lambda: map_correlations(torch.rand(2, 3, 4, 4), [0, 3]),
+        ValueError, "reference must be an int in [0, 3) or 2 such ints (one per image): maps has K = 3 maps per image, got 3"),
+    ("correlations: float reference", lambda: map_correlations(torch.rand(2, 3, 4, 4), [0, 1.5]),
+        TypeError, "reference must be an int in [0, 3) or 2 such ints"),
+    ("correlations: one reference too few", lambda: map_correlations(torch.rand(2, 3, 4, 4), [0]),
+        ValueError, "reference must be an int in [0, 3) or 2 such ints (one per image), got shape (1,)"),
+    ("correlations: maps of 3 axes", lambda: map_correlations(torch.rand(2, 4, 4), 0),
+        ValueError, "maps must be a tensor (N, K, h, w), got shape (2, 4, 4)"),
+    ("outer ring: maps not a tensor", lambda: outer_ring_fraction([[[1.0]]], 1),
+        TypeError, "maps must be a tensor (N, H, W), got list"),
+    ("outer ring: negative maps", lambda: outer_ring_fraction(-torch.ones(1, 4, 4), 1),
+        ValueError, "maps must be non-negative, got minimum -1.0"),
+    ("upsample: mode by position", lambda: upsample(torch.ones(1, 2, 2), (4, 4), "nearest"),
+        TypeError, "positional argument"),
+    ("upsample: size 0", lambda: upsample(torch.ones(1, 2, 2), (0, 4)),
+        ValueError, "size[0] must be an int >= 1, got 0"),
+    ("upsample: one size", lambda: upsample(torch.ones(1, 2, 2), (4,)),
+        TypeError, "size must be a pair (H, W) of ints >= 1, got (4,)"),
 ]
 
 
@@ -489,6 +403,7 @@ def test_class_visualization_targets_blur_and_generator(refused):
         generator=torch.Generator().manual_seed(0),
         **kwargs,
     )
+# fmt: on
     assert torch.equal(torch.random.get_rng_state(), state)
     assert one.shape == (3, 8, 8) and bool(one.isfinite().all())
     many = class_visualization(

@@ -101,78 +101,36 @@ def test_heaviside_convention_at_zero():
 
 
 W2, X2 = torch.ones(2, 2), torch.ones(2)
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "W not square",
-        lambda: residual_relu_grad(torch.ones(2, 3), torch.ones(3)),
-        ValueError,
-        "W must be a square matrix (d, d), got shape (2, 3)",
-    ),
-    (
-        "x too long",
-        lambda: residual_relu_grad(W2, torch.ones(3)),
-        ValueError,
-        "x must be a vector of shape (2,) to match W (2, 2), got (3,)",
-    ),
-    (
-        "x a column",
-        lambda: residual_relu_loss(W2, torch.ones(2, 1)),
-        ValueError,
-        "x must be a vector of shape (2,)",
-    ),
-    (
-        "empty W",
-        lambda: residual_relu_grad(torch.ones(0, 0), torch.ones(0)),
-        ValueError,
-        "W must be a square matrix (d, d), got shape (0, 0)",
-    ),
-    (
-        "dtypes differ",
-        lambda: residual_relu_grad(W2.double(), X2),
-        TypeError,
-        "x (torch.float32 on cpu) must match W (torch.float64 on cpu); "
-        "convert with x.to(torch.float64, 'cpu')",
-    ),
-    (
-        "integer W",
-        lambda: residual_relu_forward(W2.long(), X2),
-        TypeError,
-        "W must be a floating torch.Tensor, got torch.int64",
-    ),
-    (
-        "list x",
-        lambda: residual_relu_grad_loop(W2, [1.0, 1.0]),
-        TypeError,
-        "x must be a floating torch.Tensor, got list",
-    ),
-    (
-        "NaN in W",
-        lambda: residual_relu_grad(
-            torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), X2
-        ),
-        ValueError,
-        "W must be finite",
-    ),
-    (
-        "inf in x",
-        lambda: residual_relu_grad(W2, torch.tensor([1.0, float("inf")])),
-        ValueError,
-        "x must be finite",
-    ),
-    (
-        "heaviside of NaN",
-        lambda: heaviside(torch.tensor([float("nan")])),
-        ValueError,
-        "y must not contain NaN",
-    ),
-    (
-        "heaviside of ints",
-        lambda: heaviside(torch.tensor([1, -1])),
-        TypeError,
-        "y must be a floating torch.Tensor",
-    ),
+    ("W not square", lambda: residual_relu_grad(torch.ones(2, 3), torch.ones(3)),
+        ValueError, "W must be a square matrix (d, d), got shape (2, 3)"),
+    ("x too long", lambda: residual_relu_grad(W2, torch.ones(3)),
+        ValueError, "x must be a vector of shape (2,) to match W (2, 2), got (3,)"),
+    ("x a column", lambda: residual_relu_loss(W2, torch.ones(2, 1)),
+        ValueError, "x must be a vector of shape (2,)"),
+    ("empty W", lambda: residual_relu_grad(torch.ones(0, 0), torch.ones(0)),
+        ValueError, "W must be a square matrix (d, d), got shape (0, 0)"),
+    ("dtypes differ", lambda: residual_relu_grad(W2.double(), X2),
+        TypeError, "x (torch.float32 on cpu) must match W (torch.float64 on cpu); convert with x.to(torch.float64, 'cpu')"),
+    ("integer W", lambda: residual_relu_forward(W2.long(), X2),
+        TypeError, "W must be a floating torch.Tensor, got torch.int64"),
+    ("list x", lambda: residual_relu_grad_loop(W2, [1.0, 1.0]),
+        TypeError, "x must be a floating torch.Tensor, got list"),
+    ("NaN in W", lambda: residual_relu_grad(torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), X2),
+        ValueError, "W must be finite"),
+    ("inf in x", lambda: residual_relu_grad(W2, torch.tensor([1.0, float("inf")])),
+        ValueError, "x must be finite"),
+    ("heaviside of NaN", lambda: heaviside(torch.tensor([float("nan")])),
+        ValueError, "y must not contain NaN"),
+    ("heaviside of ints", lambda: heaviside(torch.tensor([1, -1])),
+        TypeError, "y must be a floating torch.Tensor"),
 ]
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+# fmt: on

@@ -190,134 +190,53 @@ def test_kernel_size_as_int_or_pair_and_int_kernels():
 
 
 K = torch.ones(3, 3)
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
     # (what, call, error, fragment of the message)
-    (
-        "kernel larger than input",
-        lambda: conv2d_output_size(5, (3, 3)),
-        ValueError,
-        "kernel (5, 5) is larger than the padded input (3, 3)",
-    ),
-    (
-        "kernel larger than padded",
-        lambda: conv2d_matrix(K, (2, 2)),
-        ValueError,
-        "kernel (3, 3) is larger than the padded input (2, 2)",
-    ),
-    (
-        "stride 0",
-        lambda: conv2d_matrix(K, (5, 5), stride=0),
-        ValueError,
-        "stride must be >= 1 (an int or a pair), got 0",
-    ),
-    (
-        "negative stride",
-        lambda: conv2d_output_size(3, 5, stride=(1, -2)),
-        ValueError,
-        "stride must be >= 1 (an int or a pair), got (1, -2)",
-    ),
-    (
-        "negative padding",
-        lambda: conv2d_matrix(K, (5, 5), padding=-1),
-        ValueError,
-        "padding must be >= 0 (an int or a pair), got -1",
-    ),
-    (
-        "float stride",
-        lambda: conv2d_matrix(K, (5, 5), stride=1.5),
-        TypeError,
-        "stride must be an int or a pair of ints, got 1.5",
-    ),
-    (
-        "bool stride",
-        lambda: conv2d_output_size(3, 5, stride=True),
-        TypeError,
-        "stride must be an int or a pair of ints, got True",
-    ),
-    (
-        "three strides",
-        lambda: conv2d_matrix(K, (5, 5), stride=(1, 2, 3)),
-        TypeError,
-        "stride must be an int or a pair of ints, got (1, 2, 3)",
-    ),
-    (
-        "kernel_size 0",
-        lambda: conv2d_output_size(0, (5, 5)),
-        ValueError,
-        "kernel_size must be >= 1 (an int or a pair), got 0",
-    ),
-    (
-        "kernel_size of 1 axis",
-        lambda: conv2d_output_size((3,), (5, 5)),
-        TypeError,
-        "kernel_size must be an int or a pair of ints, got (3,)",
-    ),
-    (
-        "kernel_size a tensor",
-        lambda: conv2d_output_size(K, (5, 5)),
-        TypeError,
-        "kernel_size must be an int or a pair of ints",
-    ),
-    (
-        "empty input",
-        lambda: conv2d_matrix(K, (0, 5)),
-        ValueError,
-        "input_size must be >= 1 (an int or a pair), got (0, 5)",
-    ),
-    (
-        "float input size",
-        lambda: conv2d_output_size(3, (5.0, 5)),
-        TypeError,
-        "input_size must be an int or a pair of ints, got (5.0, 5)",
-    ),
-    (
-        "str input size",
-        lambda: conv2d_output_size(3, "55"),
-        TypeError,
-        "input_size must be an int or a pair of ints, got '55'",
-    ),
-    (
-        "transposed padding",
-        lambda: conv_transpose2d_matrix(torch.ones(2, 2), (1, 1), padding=1),
-        ValueError,
-        "padding (1, 1) is too large for kernel (2, 2)",
-    ),
-    (
-        "4-D kernel",
-        lambda: conv2d_matrix(torch.ones(1, 1, 3, 3), (5, 5)),
-        ValueError,
-        "kernel must be 2-D (kh, kw) with positive sizes",
-    ),
-    (
-        "empty kernel",
-        lambda: conv2d_matrix(torch.ones(0, 3), (5, 5)),
-        ValueError,
-        "got shape (0, 3)",
-    ),
-    (
-        "NaN kernel",
-        lambda: conv2d_matrix(torch.tensor([[float("nan")]]), 3),
-        ValueError,
-        "kernel must be finite, got 1 NaN/inf entries (shape (1, 1))",
-    ),
-    (
-        "bool kernel",
-        lambda: conv2d_matrix(torch.ones(2, 2).bool(), 3),
-        TypeError,
-        "kernel must hold real numbers, got torch.bool",
-    ),
-    (
-        "str kernel",
-        lambda: conv2d_matrix("abc", (5, 5)),
-        TypeError,
-        "kernel must be a tensor of numbers, got str",
-    ),
-    (
-        "name not str",
-        lambda: conv2d_matrix_symbolic(3, (3, 3), name=5),
-        TypeError,
-        "name must be a str, got 5",
-    ),
+    ("kernel larger than input", lambda: conv2d_output_size(5, (3, 3)),
+        ValueError, "kernel (5, 5) is larger than the padded input (3, 3)"),
+    ("kernel larger than padded", lambda: conv2d_matrix(K, (2, 2)),
+        ValueError, "kernel (3, 3) is larger than the padded input (2, 2)"),
+    ("stride 0", lambda: conv2d_matrix(K, (5, 5), stride=0),
+        ValueError, "stride must be >= 1 (an int or a pair), got 0"),
+    ("negative stride", lambda: conv2d_output_size(3, 5, stride=(1, -2)),
+        ValueError, "stride must be >= 1 (an int or a pair), got (1, -2)"),
+    ("negative padding", lambda: conv2d_matrix(K, (5, 5), padding=-1),
+        ValueError, "padding must be >= 0 (an int or a pair), got -1"),
+    ("float stride", lambda: conv2d_matrix(K, (5, 5), stride=1.5),
+        TypeError, "stride must be an int or a pair of ints, got 1.5"),
+    ("bool stride", lambda: conv2d_output_size(3, 5, stride=True),
+        TypeError, "stride must be an int or a pair of ints, got True"),
+    ("three strides", lambda: conv2d_matrix(K, (5, 5), stride=(1, 2, 3)),
+        TypeError, "stride must be an int or a pair of ints, got (1, 2, 3)"),
+    ("kernel_size 0", lambda: conv2d_output_size(0, (5, 5)),
+        ValueError, "kernel_size must be >= 1 (an int or a pair), got 0"),
+    ("kernel_size of 1 axis", lambda: conv2d_output_size((3,), (5, 5)),
+        TypeError, "kernel_size must be an int or a pair of ints, got (3,)"),
+    ("kernel_size a tensor", lambda: conv2d_output_size(K, (5, 5)),
+        TypeError, "kernel_size must be an int or a pair of ints"),
+    ("empty input", lambda: conv2d_matrix(K, (0, 5)),
+        ValueError, "input_size must be >= 1 (an int or a pair), got (0, 5)"),
+    ("float input size", lambda: conv2d_output_size(3, (5.0, 5)),
+        TypeError, "input_size must be an int or a pair of ints, got (5.0, 5)"),
+    ("str input size", lambda: conv2d_output_size(3, "55"),
+        TypeError, "input_size must be an int or a pair of ints, got '55'"),
+    ("transposed padding", lambda: conv_transpose2d_matrix(torch.ones(2, 2), (1, 1), padding=1),
+        ValueError, "padding (1, 1) is too large for kernel (2, 2)"),
+    ("4-D kernel", lambda: conv2d_matrix(torch.ones(1, 1, 3, 3), (5, 5)),
+        ValueError, "kernel must be 2-D (kh, kw) with positive sizes"),
+    ("empty kernel", lambda: conv2d_matrix(torch.ones(0, 3), (5, 5)),
+        ValueError, "got shape (0, 3)"),
+    ("NaN kernel", lambda: conv2d_matrix(torch.tensor([[float("nan")]]), 3),
+        ValueError, "kernel must be finite, got 1 NaN/inf entries (shape (1, 1))"),
+    ("bool kernel", lambda: conv2d_matrix(torch.ones(2, 2).bool(), 3),
+        TypeError, "kernel must hold real numbers, got torch.bool"),
+    ("str kernel", lambda: conv2d_matrix("abc", (5, 5)),
+        TypeError, "kernel must be a tensor of numbers, got str"),
+    ("name not str", lambda: conv2d_matrix_symbolic(3, (3, 3), name=5),
+        TypeError, "name must be a str, got 5"),
 ]
 
 
@@ -339,3 +258,5 @@ def test_matrices_beyond_the_limit_are_refused_before_allocating(build):
     kernel = K if "symbolic" not in build.__name__ else 3
     with pytest.raises(ValueError, match="more than MAX_MATRIX_ENTRIES"):
         build(kernel, (300, 300))
+
+# fmt: on

@@ -28,45 +28,26 @@ def test_non_finite_entries_are_shown_not_refused():
     )
 
 
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "3-D tensor",
-        lambda: latex_matrix(torch.ones(2, 2, 2)),
-        ValueError,
-        "rows must be 1-D or 2-D, got shape (2, 2, 2)",
-    ),
-    (
-        "a number",
-        lambda: latex_matrix(3.0),
-        TypeError,
-        "rows must be a matrix or a vector, got 3.0",
-    ),
-    (
-        "no rows",
-        lambda: latex_matrix([]),
-        ValueError,
-        "rows must hold at least one row, got none",
-    ),
-    (
-        "bool entry",
-        lambda: latex_matrix([[True, 0.0]]),
-        TypeError,
-        "rows: entries must be strings or real numbers, got True",
-    ),
-    (
-        "complex entry",
-        lambda: latex_matrix([[1j]]),
-        TypeError,
-        "rows: entries must be strings or real numbers, got 1j",
-    ),
-    (
-        "name not a str",
-        lambda: latex_matrix([[1.0]], name=3),
-        TypeError,
-        "name must be a str or None, got 3",
-    ),
+    ("3-D tensor", lambda: latex_matrix(torch.ones(2, 2, 2)),
+        ValueError, "rows must be 1-D or 2-D, got shape (2, 2, 2)"),
+    ("a number", lambda: latex_matrix(3.0),
+        TypeError, "rows must be a matrix or a vector, got 3.0"),
+    ("no rows", lambda: latex_matrix([]),
+        ValueError, "rows must hold at least one row, got none"),
+    ("bool entry", lambda: latex_matrix([[True, 0.0]]),
+        TypeError, "rows: entries must be strings or real numbers, got True"),
+    ("complex entry", lambda: latex_matrix([[1j]]),
+        TypeError, "rows: entries must be strings or real numbers, got 1j"),
+    ("name not a str", lambda: latex_matrix([[1.0]], name=3),
+        TypeError, "name must be a str or None, got 3"),
 ]
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+# fmt: on

@@ -81,85 +81,36 @@ def test_weight_explorer_visits_every_keyframe():
     np.testing.assert_allclose(starts, WEIGHT_KEYFRAMES)
 
 
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "weights: an empty leg",
-        lambda: weight_explorer(steps_per_leg=0),
-        ValueError,
-        "steps_per_leg must be an int >= 1, got 0",
-    ),
-    (
-        "weights: half a step per leg",
-        lambda: weight_explorer(steps_per_leg=0.5),
-        TypeError,
-        "steps_per_leg must be an int >= 1, got 0.5 (float)",
-    ),
-    (
-        "weights: one grid point",
-        lambda: weight_explorer(num=1),
-        ValueError,
-        "num must be an int >= 2, got 1",
-    ),
-    (
-        "weights: lo > hi",
-        lambda: weight_explorer(lo=1, hi=-1),
-        ValueError,
-        "need lo < hi, got lo=1.0, hi=-1.0",
-    ),
-    (
-        "weights: lo a str",
-        lambda: weight_explorer(lo="-5"),
-        TypeError,
-        "lo must be a real number, got '-5' (str)",
-    ),
-    (
-        "conv: kernel larger than the input",
-        lambda: conv_explorer(kernel_size=5, input_size=2, padding=0),
-        ValueError,
-        "larger than the padded input",
-    ),
-    (
-        "conv: float kernel size",
-        lambda: conv_explorer(kernel_size=2.5),
-        TypeError,
-        "kernel_size must be an int or a pair of ints, got 2.5",
-    ),
-    (
-        "conv: three strides",
-        lambda: conv_explorer(stride=(1, 1, 1)),
-        TypeError,
-        "stride must be an int or a pair of ints, got (1, 1, 1)",
-    ),
-    (
-        "conv: negative padding",
-        lambda: conv_explorer(padding=-1),
-        ValueError,
-        "padding must be >= 0 (an int or a pair), got -1",
-    ),
-    (
-        "fold: no layers",
-        lambda: fold_explorer(0),
-        ValueError,
-        "max_layers must be an int in [1, 6], got 0",
-    ),
-    (
-        "fold: too deep",
-        lambda: fold_explorer(7),
-        ValueError,
-        "max_layers must be an int in [1, 6], got 7",
-    ),
-    (
-        "fold: a str",
-        lambda: fold_explorer("3"),
-        TypeError,
-        "max_layers must be an int in [1, 6], got '3' (str)",
-    ),
-    (
-        "show: not a figure",
-        lambda: show({"data": []}),
-        TypeError,
-        "fig must be a plotly Figure",
-    ),
+    ("weights: an empty leg", lambda: weight_explorer(steps_per_leg=0),
+        ValueError, "steps_per_leg must be an int >= 1, got 0"),
+    ("weights: half a step per leg", lambda: weight_explorer(steps_per_leg=0.5),
+        TypeError, "steps_per_leg must be an int >= 1, got 0.5 (float)"),
+    ("weights: one grid point", lambda: weight_explorer(num=1),
+        ValueError, "num must be an int >= 2, got 1"),
+    ("weights: lo > hi", lambda: weight_explorer(lo=1, hi=-1),
+        ValueError, "need lo < hi, got lo=1.0, hi=-1.0"),
+    ("weights: lo a str", lambda: weight_explorer(lo="-5"),
+        TypeError, "lo must be a real number, got '-5' (str)"),
+    ("conv: kernel larger than the input", lambda: conv_explorer(kernel_size=5, input_size=2, padding=0),
+        ValueError, "larger than the padded input"),
+    ("conv: float kernel size", lambda: conv_explorer(kernel_size=2.5),
+        TypeError, "kernel_size must be an int or a pair of ints, got 2.5"),
+    ("conv: three strides", lambda: conv_explorer(stride=(1, 1, 1)),
+        TypeError, "stride must be an int or a pair of ints, got (1, 1, 1)"),
+    ("conv: negative padding", lambda: conv_explorer(padding=-1),
+        ValueError, "padding must be >= 0 (an int or a pair), got -1"),
+    ("fold: no layers", lambda: fold_explorer(0),
+        ValueError, "max_layers must be an int in [1, 6], got 0"),
+    ("fold: too deep", lambda: fold_explorer(7),
+        ValueError, "max_layers must be an int in [1, 6], got 7"),
+    ("fold: a str", lambda: fold_explorer("3"),
+        TypeError, "max_layers must be an int in [1, 6], got '3' (str)"),
+    ("show: not a figure", lambda: show({"data": []}),
+        TypeError, "fig must be a plotly Figure"),
 ]
 
 
@@ -213,6 +164,7 @@ def test_conv_explorer_rows_and_windows_match_torch(k, size, stride, padding):
     kernel = kernel.reshape(kh, kw)
     A = one_hot_matrix(kernel, (h, w), stride, padding)
     out_w = (w + 2 * pw - kw) // sw + 1
+# fmt: on
     assert len(fig.frames) == A.shape[0]
     for row, frame in enumerate(fig.frames):
         matrix, frame_box, window, kernel_box = frame.data

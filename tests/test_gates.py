@@ -271,143 +271,58 @@ def test_separability_of_separated_clouds_in_any_units():
 
 P2 = boolean_points(2)
 NAN = float("nan")
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "table too short",
-        lambda: boolean_network([0, 1, 1], 2),
-        ValueError,
-        "fn: a truth table for 2 inputs needs 4 entries, got 3",
-    ),
-    (
-        "table entry 2",
-        lambda: boolean_network([0, 2, 1, 1], 2),
-        ValueError,
-        "fn (truth table entry 1) must be 0/1 or a bool, got 2",
-    ),
-    (
-        "table entry NaN",
-        lambda: boolean_network([0, NAN, 1, 1], 2),
-        ValueError,
-        "fn (truth table entry 1) must be 0/1 or a bool, got nan",
-    ),
-    (
-        "fn returns 2",
-        lambda: boolean_network(lambda a, b: a + b, 2),
-        ValueError,
-        "fn(1, 1) must be 0/1 or a bool, got 2",
-    ),
-    (
-        "fn not usable",
-        lambda: boolean_network(3, 2),
-        TypeError,
-        "fn must be a callable, a gate name or a truth table, got int",
-    ),
-    (
-        "unknown gate",
-        lambda: boolean_network("implies", 2),
-        ValueError,
-        "fn: a gate name needs n_inputs=2 and one of ['and', 'iff',",
-    ),
-    (
-        "gate with 3 inputs",
-        lambda: boolean_network("and", 3),
-        ValueError,
-        "got 'and' with n_inputs=3",
-    ),
-    (
-        "0 inputs",
-        lambda: boolean_network([1], 0),
-        ValueError,
-        "n_inputs must be an int >= 1, got 0",
-    ),
-    (
-        "2.0 inputs",
-        lambda: boolean_network([0, 1, 1, 0], 2.0),
-        TypeError,
-        "n_inputs must be an int >= 1, got 2.0 (float)",
-    ),
-    (
-        "True inputs",
-        lambda: boolean_points(True),
-        TypeError,
-        "n_inputs must be an int >= 1, got True (bool)",
-    ),
-    (
-        "too many inputs",
-        lambda: boolean_points(40),
-        ValueError,
-        "n_inputs must be <= MAX_BOOLEAN_INPUTS = 16",
-    ),
-    (
-        "evaluate with wrong n",
-        lambda: evaluate_boolean(nand_network(), 3),
-        ValueError,
-        "n_inputs=3 but the network takes 2 inputs",
-    ),
-    (
-        "evaluate non-integer output",
-        lambda: evaluate_boolean(lambda x: x.sum(1) / 3, 2),
-        ValueError,
-        "net: output 0.333",
-    ),
-    (
-        "threshold w too long",
-        lambda: threshold_unit([1.0, 1.0, 1.0], 0.0, P2),
-        ValueError,
-        "w must have shape (2,) to match x (4, 2), got (3,)",
-    ),
-    (
-        "threshold NaN b",
-        lambda: threshold_unit([1.0, 1.0], NAN, P2),
-        ValueError,
-        "b must be a finite number in (-inf, inf), got nan",
-    ),
-    (
-        "threshold bool x",
-        lambda: threshold_unit([1.0, 1.0], 0.0, P2.bool()),
-        TypeError,
-        "x must hold real numbers, got torch.bool",
-    ),
-    (
-        "threshold x a vector",
-        lambda: threshold_unit([1.0], 0.0, [0.0, 1.0]),
-        ValueError,
-        "x must be points of shape (N, d), got (2,)",
-    ),
-    (
-        "label 2",
-        lambda: linearly_separable(P2, torch.tensor([0, 1, 2, 1])),
-        ValueError,
-        "labels must be 0 or 1, got [0, 1, 2, 1]",
-    ),
-    (
-        "too few labels",
-        lambda: linearly_separable(P2, torch.tensor([0, 1])),
-        ValueError,
-        "labels must have shape (4,), one per point, got (2,)",
-    ),
-    (
-        "str labels",
-        lambda: linearly_separable(P2, ["a", "b", "c", "d"]),
-        TypeError,
-        "labels must be 0/1 numbers or bools",
-    ),
-    (
-        "NaN point",
-        lambda: linearly_separable(
-            torch.tensor([[0.0, NAN], [1.0, 1.0]]), [0, 1]
-        ),
-        ValueError,
-        "x must be finite, got 1 NaN/inf entries",
-    ),
-    (
-        "no points",
-        lambda: separating_hyperplane(torch.zeros(0, 2), []),
-        ValueError,
-        "x must hold at least one point",
-    ),
+    ("table too short", lambda: boolean_network([0, 1, 1], 2),
+        ValueError, "fn: a truth table for 2 inputs needs 4 entries, got 3"),
+    ("table entry 2", lambda: boolean_network([0, 2, 1, 1], 2),
+        ValueError, "fn (truth table entry 1) must be 0/1 or a bool, got 2"),
+    ("table entry NaN", lambda: boolean_network([0, NAN, 1, 1], 2),
+        ValueError, "fn (truth table entry 1) must be 0/1 or a bool, got nan"),
+    ("fn returns 2", lambda: boolean_network(lambda a, b: a + b, 2),
+        ValueError, "fn(1, 1) must be 0/1 or a bool, got 2"),
+    ("fn not usable", lambda: boolean_network(3, 2),
+        TypeError, "fn must be a callable, a gate name or a truth table, got int"),
+    ("unknown gate", lambda: boolean_network("implies", 2),
+        ValueError, "fn: a gate name needs n_inputs=2 and one of ['and', 'iff',"),
+    ("gate with 3 inputs", lambda: boolean_network("and", 3),
+        ValueError, "got 'and' with n_inputs=3"),
+    ("0 inputs", lambda: boolean_network([1], 0),
+        ValueError, "n_inputs must be an int >= 1, got 0"),
+    ("2.0 inputs", lambda: boolean_network([0, 1, 1, 0], 2.0),
+        TypeError, "n_inputs must be an int >= 1, got 2.0 (float)"),
+    ("True inputs", lambda: boolean_points(True),
+        TypeError, "n_inputs must be an int >= 1, got True (bool)"),
+    ("too many inputs", lambda: boolean_points(40),
+        ValueError, "n_inputs must be <= MAX_BOOLEAN_INPUTS = 16"),
+    ("evaluate with wrong n", lambda: evaluate_boolean(nand_network(), 3),
+        ValueError, "n_inputs=3 but the network takes 2 inputs"),
+    ("evaluate non-integer output", lambda: evaluate_boolean(lambda x: x.sum(1) / 3, 2),
+        ValueError, "net: output 0.333"),
+    ("threshold w too long", lambda: threshold_unit([1.0, 1.0, 1.0], 0.0, P2),
+        ValueError, "w must have shape (2,) to match x (4, 2), got (3,)"),
+    ("threshold NaN b", lambda: threshold_unit([1.0, 1.0], NAN, P2),
+        ValueError, "b must be a finite number in (-inf, inf), got nan"),
+    ("threshold bool x", lambda: threshold_unit([1.0, 1.0], 0.0, P2.bool()),
+        TypeError, "x must hold real numbers, got torch.bool"),
+    ("threshold x a vector", lambda: threshold_unit([1.0], 0.0, [0.0, 1.0]),
+        ValueError, "x must be points of shape (N, d), got (2,)"),
+    ("label 2", lambda: linearly_separable(P2, torch.tensor([0, 1, 2, 1])),
+        ValueError, "labels must be 0 or 1, got [0, 1, 2, 1]"),
+    ("too few labels", lambda: linearly_separable(P2, torch.tensor([0, 1])),
+        ValueError, "labels must have shape (4,), one per point, got (2,)"),
+    ("str labels", lambda: linearly_separable(P2, ["a", "b", "c", "d"]),
+        TypeError, "labels must be 0/1 numbers or bools"),
+    ("NaN point", lambda: linearly_separable(torch.tensor([[0.0, NAN], [1.0, 1.0]]), [0, 1]),
+        ValueError, "x must be finite, got 1 NaN/inf entries"),
+    ("no points", lambda: separating_hyperplane(torch.zeros(0, 2), []),
+        ValueError, "x must hold at least one point"),
 ]
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+# fmt: on

@@ -306,204 +306,52 @@ def settings_with(**kwargs):
     return lambda: CNNSettings(**kwargs)
 
 
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "settings: no widths",
-        settings_with(widths=()),
-        ValueError,
-        "widths must hold at least 1 int, got ()",
-    ),
-    (
-        "settings: a zero width",
-        settings_with(widths=(8, 0)),
-        ValueError,
-        "widths[1] must be an int >= 1, got 0",
-    ),
-    (
-        "settings: widths an int",
-        settings_with(widths=8),
-        TypeError,
-        "widths must be a tuple or list of ints, got 8 (int)",
-    ),
-    (
-        "settings: epochs 0",
-        settings_with(epochs=0),
-        ValueError,
-        "epochs must be an int >= 1, got 0",
-    ),
-    (
-        "settings: epochs a float",
-        settings_with(epochs=2.0),
-        TypeError,
-        "epochs must be an int >= 1, got 2.0 (float)",
-    ),
-    (
-        "settings: epochs True",
-        settings_with(epochs=True),
-        TypeError,
-        "epochs must be an int >= 1, got True (bool)",
-    ),
-    (
-        "settings: negative batch_size",
-        settings_with(batch_size=-1),
-        ValueError,
-        "batch_size must be an int >= 1, got -1",
-    ),
-    (
-        "settings: lr 0",
-        settings_with(lr=0),
-        ValueError,
-        "lr must be a finite number in (0, inf), got 0.0",
-    ),
-    (
-        "settings: lr NaN",
-        settings_with(lr=float("nan")),
-        ValueError,
-        "lr must be a finite number in (0, inf), got nan",
-    ),
-    (
-        "settings: lr a string",
-        settings_with(lr="0.1"),
-        TypeError,
-        "lr must be a real number, got '0.1' (str)",
-    ),
-    (
-        "settings: momentum 1",
-        settings_with(momentum=1.0),
-        ValueError,
-        "momentum must be a finite number in [0, 1), got 1.0",
-    ),
-    (
-        "settings: negative weight_decay",
-        settings_with(weight_decay=-1e-4),
-        ValueError,
-        "weight_decay must be a finite number in [0, inf), got -0.0001",
-    ),
-    (
-        "settings: label_smoothing 1",
-        settings_with(label_smoothing=1.0),
-        ValueError,
-        "label_smoothing must be a finite number in [0, 1), got 1.0",
-    ),
-    (
-        "settings: negative translate",
-        settings_with(translate=-1),
-        ValueError,
-        "translate must be an int in [0, 16], got -1",
-    ),
-    (
-        "settings: translate above 16",
-        settings_with(translate=17),
-        ValueError,
-        "translate must be an int in [0, 16], got 17",
-    ),
-    (
-        "settings: warmup above 1",
-        settings_with(warmup=1.5),
-        ValueError,
-        "warmup must be a finite number in [0, 1], got 1.5",
-    ),
-    (
-        "settings: ema_decay 1",
-        settings_with(ema_decay=1.0),
-        ValueError,
-        "ema_decay must be a finite number in [0, 1), got 1.0",
-    ),
-    (
-        "settings: negative seed",
-        settings_with(seed=-1),
-        ValueError,
-        "seed must be an int >= 0, got -1",
-    ),
-    (
-        "settings: seed True",
-        settings_with(seed=True),
-        TypeError,
-        "seed must be an int >= 0, got True (bool)",
-    ),
-    (
-        "settings: tta 1",
-        settings_with(tta=1),
-        TypeError,
-        "tta must be True or False, got 1",
-    ),
-    (
-        "settings: bf16 None",
-        settings_with(bf16=None),
-        TypeError,
-        "bf16 must be True or False, got None",
-    ),
-    (
-        "settings: a preset for the meta device",
-        lambda: CNNSettings.for_device("meta"),
-        ValueError,
-        "device must be a cpu or cuda device, got 'meta'",
-    ),
-    (
-        "small_cnn: more blocks than halvings",
-        lambda: small_cnn((8,) * 6),
-        ValueError,
-        "widths has 6 blocks, each halving the image: 32x32 images allow "
-        "at most 5",
-    ),
-    (
-        "tiny_cnn: a float seed",
-        lambda: tiny_cnn(1.5),
-        TypeError,
-        "seed must be an int >= 0, got 1.5 (float)",
-    ),
-    (
-        "tiny_cnn: unknown device",
-        lambda: tiny_cnn(device="gpu"),
-        ValueError,
-        "device must be a torch.device or a name such as 'cpu' or 'cuda', "
-        "got 'gpu'",
-    ),
-    (
-        "augment: generator positional",
-        lambda: augment(IMAGES, 2, torch.Generator()),
-        TypeError,
-        "positional argument",
-    ),
-    (
-        "evaluate_cnn: tta 1",
-        lambda: evaluate_cnn(seeded_cnn().float(), IMAGES, LABELS, tta=1),
-        TypeError,
-        "tta must be True or False, got 1",
-    ),
-    (
-        "evaluate_cnn: batch_size 0",
-        lambda: evaluate_cnn(
-            seeded_cnn().float(), IMAGES, LABELS, batch_size=0
-        ),
-        ValueError,
-        "batch_size must be an int >= 1, got 0",
-    ),
-    (
-        "train_cnn: a tuple of tensors",
-        lambda: train_cnn((IMAGES, LABELS)),
-        TypeError,
-        "data must be a DeviceData, got tuple",
-    ),
-    (
-        "train_cnn: settings a dict",
-        lambda: train_cnn(toy(), {"epochs": 1}),
-        TypeError,
-        "settings must be a CNNSettings or None, got dict",
-    ),
-    (
-        "train_cnn: 16x16 images",
-        lambda: train_cnn(cropped(toy()), TINY),
-        ValueError,
-        "data.train_x must be uint8 images (N, 3, 32, 32), got torch.uint8 "
-        "(100, 3, 16, 16)",
-    ),
-    (
-        "load_or_train_cnn: a tuple of tensors",
-        lambda: load_or_train_cnn((IMAGES, LABELS)),
-        TypeError,
-        "data must be a DeviceData, got tuple",
-    ),
+    ("settings: no widths", settings_with(widths=()),
+        ValueError, "widths must hold at least 1 int, got ()"),
+    ("settings: a zero width", settings_with(widths=(8, 0)),
+        ValueError, "widths[1] must be an int >= 1, got 0"),
+    ("settings: widths an int", settings_with(widths=8),
+        TypeError, "widths must be a tuple or list of ints, got 8 (int)"),
+    ("settings: label_smoothing 1", settings_with(label_smoothing=1.0),
+        ValueError, "label_smoothing must be a finite number in [0, 1), got 1.0"),
+    ("settings: negative translate", settings_with(translate=-1),
+        ValueError, "translate must be an int in [0, 16], got -1"),
+    ("settings: translate above 16", settings_with(translate=17),
+        ValueError, "translate must be an int in [0, 16], got 17"),
+    ("settings: warmup above 1", settings_with(warmup=1.5),
+        ValueError, "warmup must be a finite number in [0, 1], got 1.5"),
+    ("settings: ema_decay 1", settings_with(ema_decay=1.0),
+        ValueError, "ema_decay must be a finite number in [0, 1), got 1.0"),
+    ("settings: tta 1", settings_with(tta=1),
+        TypeError, "tta must be True or False, got 1"),
+    ("settings: bf16 None", settings_with(bf16=None),
+        TypeError, "bf16 must be True or False, got None"),
+    ("settings: a preset for the meta device", lambda: CNNSettings.for_device("meta"),
+        ValueError, "device must be a cpu or cuda device, got 'meta'"),
+    ("small_cnn: more blocks than halvings", lambda: small_cnn((8,) * 6),
+        ValueError, "widths has 6 blocks, each halving the image: 32x32 images allow at most 5"),
+    ("tiny_cnn: a float seed", lambda: tiny_cnn(1.5),
+        TypeError, "seed must be an int >= 0, got 1.5 (float)"),
+    ("tiny_cnn: unknown device", lambda: tiny_cnn(device="gpu"),
+        ValueError, "device must be a torch.device or a name such as 'cpu' or 'cuda', got 'gpu'"),
+    ("augment: generator positional", lambda: augment(IMAGES, 2, torch.Generator()),
+        TypeError, "positional argument"),
+    ("evaluate_cnn: tta 1", lambda: evaluate_cnn(seeded_cnn().float(), IMAGES, LABELS, tta=1),
+        TypeError, "tta must be True or False, got 1"),
+    ("evaluate_cnn: batch_size 0", lambda: evaluate_cnn(seeded_cnn().float(), IMAGES, LABELS, batch_size=0),
+        ValueError, "batch_size must be an int >= 1, got 0"),
+    ("train_cnn: a tuple of tensors", lambda: train_cnn((IMAGES, LABELS)),
+        TypeError, "data must be a DeviceData, got tuple"),
+    ("train_cnn: settings a dict", lambda: train_cnn(toy(), {"epochs": 1}),
+        TypeError, "settings must be a CNNSettings or None, got dict"),
+    ("train_cnn: 16x16 images", lambda: train_cnn(cropped(toy()), TINY),
+        ValueError, "data.train_x must be uint8 images (N, 3, 32, 32), got torch.uint8 (100, 3, 16, 16)"),
+    ("load_or_train_cnn: a tuple of tensors", lambda: load_or_train_cnn((IMAGES, LABELS)),
+        TypeError, "data must be a DeviceData, got tuple"),
 ]
 
 
@@ -520,3 +368,5 @@ def test_cpu_preset_reaches_its_accuracy_goal(cifar_root):
     data = DeviceData.from_cifar(load_cifar10(cifar_root), "cpu")
     _, record = load_or_train_cnn(data, CNNSettings.for_device("cpu"))
     assert record.final_test_acc >= 0.83
+
+# fmt: on

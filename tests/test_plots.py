@@ -68,90 +68,41 @@ def _ax():
     return plt.subplots()[1]
 
 
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "lo > hi",
-        lambda: plot_network_1d(sawtooth_network(1), 1, 0, ax=_ax()),
-        ValueError,
-        "need lo < hi, got lo=1, hi=0",
-    ),
-    (
-        "num 1",
-        lambda: plot_network_1d(sawtooth_network(1), num=1, ax=_ax()),
-        ValueError,
-        "num must be an int >= 2, got 1",
-    ),
-    (
-        "ax positional",
-        lambda: plot_network_1d(sawtooth_network(1), 0, 1, _ax()),
-        TypeError,
-        "positional argument",
-    ),
-    (
-        "sign region of R -> R",
-        lambda: plot_sign_region(sawtooth_network(1)),
-        ValueError,
-        "net must map R^2 -> R, it takes 1 inputs",
-    ),
-    (
-        "lim 0",
-        lambda: plot_sign_region(or_network(), lim=0, ax=_ax()),
-        ValueError,
-        "lim must be a finite number in (0, inf), got 0.0",
-    ),
-    (
-        "more panels than layers",
-        lambda: plot_fold_1d([(2.0, -1.0)], axes=plt.subplots(1, 2)[1]),
-        ValueError,
-        "axes: 2 panels but the chain has 1 layers",
-    ),
-    (
-        "axes by position (the old signature)",
-        lambda: plot_fold_1d([(2.0, -1.0)], plt.subplots(1, 2)[1]),
-        TypeError,
-        "lo must be a real number",
-    ),
-    (
-        "chain not pairs",
-        lambda: plot_fold_1d([2.0], axes=_ax()),
-        ValueError,
-        "chain[0] must be a pair (w, b), got 2.0",
-    ),
-    (
-        "empty chain",
-        lambda: plot_fold_1d([]),
-        ValueError,
-        "chain must hold at least one pair (w, b), got []",
-    ),
-    (
-        "lo > hi",
-        lambda: plot_fold_1d([(2.0, -1.0)], 1, 0, axes=_ax()),
-        ValueError,
-        "need lo < hi, got lo=1.0, hi=0.0",
-    ),
-    (
-        "mark_breakpoints not a bool",
-        lambda: plot_network_1d(
-            sawtooth_network(1), ax=_ax(), mark_breakpoints="yes"
-        ),
-        TypeError,
-        "mark_breakpoints must be True or False, got 'yes'",
-    ),
-    (
-        "3-D fold in a square",
-        lambda: plot_fold_2d([abs_fold_layer(3)], ax=_ax()),
-        ValueError,
-        "layers must act on R^2 for a square, got d = 3",
-    ),
-    (
-        "fold square: ax by position",
-        lambda: plot_fold_2d([abs_fold_layer(2)], 0, 1, _ax()),
-        TypeError,
-        "positional argument",
-    ),
+    ("lo > hi", lambda: plot_network_1d(sawtooth_network(1), 1, 0, ax=_ax()),
+        ValueError, "need lo < hi, got lo=1, hi=0"),
+    ("num 1", lambda: plot_network_1d(sawtooth_network(1), num=1, ax=_ax()),
+        ValueError, "num must be an int >= 2, got 1"),
+    ("ax positional", lambda: plot_network_1d(sawtooth_network(1), 0, 1, _ax()),
+        TypeError, "positional argument"),
+    ("sign region of R -> R", lambda: plot_sign_region(sawtooth_network(1)),
+        ValueError, "net must map R^2 -> R, it takes 1 inputs"),
+    ("lim 0", lambda: plot_sign_region(or_network(), lim=0, ax=_ax()),
+        ValueError, "lim must be a finite number in (0, inf), got 0.0"),
+    ("more panels than layers", lambda: plot_fold_1d([(2.0, -1.0)], axes=plt.subplots(1, 2)[1]),
+        ValueError, "axes: 2 panels but the chain has 1 layers"),
+    ("axes by position (the old signature)", lambda: plot_fold_1d([(2.0, -1.0)], plt.subplots(1, 2)[1]),
+        TypeError, "lo must be a real number"),
+    ("chain not pairs", lambda: plot_fold_1d([2.0], axes=_ax()),
+        ValueError, "chain[0] must be a pair (w, b), got 2.0"),
+    ("empty chain", lambda: plot_fold_1d([]),
+        ValueError, "chain must hold at least one pair (w, b), got []"),
+    ("lo > hi", lambda: plot_fold_1d([(2.0, -1.0)], 1, 0, axes=_ax()),
+        ValueError, "need lo < hi, got lo=1.0, hi=0.0"),
+    ("mark_breakpoints not a bool", lambda: plot_network_1d(sawtooth_network(1), ax=_ax(), mark_breakpoints="yes"),
+        TypeError, "mark_breakpoints must be True or False, got 'yes'"),
+    ("3-D fold in a square", lambda: plot_fold_2d([abs_fold_layer(3)], ax=_ax()),
+        ValueError, "layers must act on R^2 for a square, got d = 3"),
+    ("fold square: ax by position", lambda: plot_fold_2d([abs_fold_layer(2)], 0, 1, _ax()),
+        TypeError, "positional argument"),
 ]
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
     plt.close("all")
+
+# fmt: on

@@ -204,200 +204,72 @@ NET2D = FeedForwardNetwork.random(
     [2, 3, 1], generator=torch.Generator().manual_seed(0)
 )
 SAW = sawtooth_network(1)
+# One refusal a row: (id, the call,
+#     the error it raises, a fragment of its message).
+# fmt: off
 BAD_INPUTS = [
-    (
-        "network R^2 -> R",
-        lambda: breakpoints_1d(NET2D, 0, 1),
-        ValueError,
-        "need a network R -> R, got R^2 -> R^1",
-    ),
-    (
-        "not a network",
-        lambda: linear_pieces_1d(lambda x: x, 0, 1),
-        TypeError,
-        "net must be a FeedForwardNetwork, got function",
-    ),
-    (
-        "lo > hi",
-        lambda: breakpoints_1d(SAW, 1, 0),
-        ValueError,
-        "need lo < hi, got lo=1, hi=0",
-    ),
-    (
-        "lo = hi",
-        lambda: count_linear_pieces_1d(SAW, 0.5, 0.5),
-        ValueError,
-        "need lo < hi",
-    ),
-    (
-        "NaN lo",
-        lambda: breakpoints_1d(SAW, float("nan"), 1),
-        ValueError,
-        "lo must be a finite number in (-inf, inf), got nan",
-    ),
-    (
-        "infinite hi",
-        lambda: linear_pieces_1d(SAW, 0, float("inf")),
-        ValueError,
-        "hi must be a finite number in (-inf, inf), got inf",
-    ),
-    (
-        "bool hi",
-        lambda: linear_pieces_1d(SAW, 0, True),
-        TypeError,
-        "hi must be a real number, got True (bool)",
-    ),
-    (
-        "exact positional",
-        lambda: breakpoints_1d(SAW, 0, 1, True),
-        TypeError,
-        "positional argument",
-    ),
-    (
-        "exact not a bool",
-        lambda: breakpoints_1d(SAW, 0, 1, exact="yes"),
-        TypeError,
-        "exact must be True or False, got 'yes'",
-    ),
-    (
-        "tanh has no pieces",
-        lambda: linear_pieces_1d(
-            FeedForwardNetwork.random([1, 2, 1], activation="tanh"), 0, 1
-        ),
-        ValueError,
-        "a tanh network is smooth",
-    ),
-    (
-        "sawtooth of 0 layers",
-        lambda: sawtooth_network(0),
-        ValueError,
-        "k (the number of hidden layers) must be an int >= 1, got 0",
-    ),
-    (
-        "sawtooth of 2.0 layers",
-        lambda: sawtooth_network(2.0),
-        TypeError,
-        "k (the number of hidden layers) must be an int >= 1, got 2.0",
-    ),
-    (
-        "sawtooth of True layers",
-        lambda: sawtooth_network(True),
-        TypeError,
-        "got True (bool)",
-    ),
-    (
-        "too many pieces",
-        lambda: count_linear_pieces_1d(sawtooth_network(19), 0, 1),
-        ValueError,
-        "more than MAX_PIECES = 4096 linear pieces",
-    ),
-    (
-        "sawtooth of 10^9 layers",
-        lambda: sawtooth_network(10**9),
-        ValueError,
-        "must be <= 1000, got 1000000000: float64 cannot resolve",
-    ),
-    (
-        "fold layer of d = 10^5",
-        lambda: abs_fold_layer(10**5),
-        ValueError,
-        "abs_fold_layer(100000) W would have 10000000000 entries",
-    ),
-    (
-        "fold layer of d = 0",
-        lambda: abs_fold_layer(0),
-        ValueError,
-        "d must be an int >= 1, got 0",
-    ),
-    (
-        "fold layer of d = 1.5",
-        lambda: abs_fold_layer(1.5),
-        TypeError,
-        "d must be an int >= 1, got 1.5 (float)",
-    ),
-    (
-        "mixing W",
-        lambda: count_identified_regions(
-            [(torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.zeros(2))]
-        ),
-        ValueError,
-        "at most one nonzero entry in each row and column",
-    ),
-    (
-        "W not square",
-        lambda: count_identified_regions([(torch.ones(2, 3), torch.zeros(2))]),
-        ValueError,
-        "layers[0] must be a square W (d, d) and b (d,), got W (2, 3)",
-    ),
-    (
-        "d changes",
-        lambda: count_identified_regions(
-            [abs_fold_layer(2), abs_fold_layer(3)]
-        ),
-        ValueError,
-        "layers[1]: W is (3, 3) but layers[0] works in d = 2",
-    ),
-    (
-        "layer not a pair",
-        lambda: count_identified_regions([3.0]),
-        ValueError,
-        "layers[0] must be a pair (W, b), got float",
-    ),
-    (
-        "no layers",
-        lambda: count_identified_regions([]),
-        ValueError,
-        "layers must hold at least one pair (W, b), got none",
-    ),
-    (
-        "layers not a list",
-        lambda: count_identified_regions(3),
-        TypeError,
-        "layers must be a list of pairs (W, b), got int",
-    ),
-    (
-        "NaN in W",
-        lambda: count_identified_regions([(float("nan"), 0.0)]),
-        ValueError,
-        "W of layers[0] must be finite",
-    ),
-    (
-        "bool W",
-        lambda: count_identified_regions([(True, 0.0)]),
-        TypeError,
-        "W of layers[0] must hold real numbers, got torch.bool",
-    ),
-    (
-        "box lo > hi",
-        lambda: count_identified_regions([(2.0, -1.0)], 1, 0),
-        ValueError,
-        "need lo < hi, got lo=1, hi=0",
-    ),
-    (
-        "chain entry not a pair",
-        lambda: fold_pieces_1d([(2.0,)]),
-        ValueError,
-        "chain[0] must be a pair (w, b), got (2.0,)",
-    ),
-    (
-        "chain NaN",
-        lambda: identified_intervals_1d([(2.0, float("nan"))]),
-        ValueError,
-        "chain[0][1] must be a finite number",
-    ),
-    (
-        "too many to list",
-        lambda: identified_boxes([abs_fold_layer(2)] * 9),
-        ValueError,
-        "there are 262144 identified regions, more than "
-        "MAX_LISTED_REGIONS = 65536 to list",
-    ),
-    (
-        "too many pieces to list",
-        lambda: fold_pieces_1d([(2.0, -1.0)] * 19),
-        ValueError,
-        "fold layer 13: more than MAX_PIECES = 4096",
-    ),
+    ("network R^2 -> R", lambda: breakpoints_1d(NET2D, 0, 1),
+        ValueError, "need a network R -> R, got R^2 -> R^1"),
+    ("not a network", lambda: linear_pieces_1d(lambda x: x, 0, 1),
+        TypeError, "net must be a FeedForwardNetwork, got function"),
+    ("lo > hi", lambda: breakpoints_1d(SAW, 1, 0),
+        ValueError, "need lo < hi, got lo=1, hi=0"),
+    ("lo = hi", lambda: count_linear_pieces_1d(SAW, 0.5, 0.5),
+        ValueError, "need lo < hi"),
+    ("NaN lo", lambda: breakpoints_1d(SAW, float("nan"), 1),
+        ValueError, "lo must be a finite number in (-inf, inf), got nan"),
+    ("infinite hi", lambda: linear_pieces_1d(SAW, 0, float("inf")),
+        ValueError, "hi must be a finite number in (-inf, inf), got inf"),
+    ("bool hi", lambda: linear_pieces_1d(SAW, 0, True),
+        TypeError, "hi must be a real number, got True (bool)"),
+    ("exact positional", lambda: breakpoints_1d(SAW, 0, 1, True),
+        TypeError, "positional argument"),
+    ("exact not a bool", lambda: breakpoints_1d(SAW, 0, 1, exact="yes"),
+        TypeError, "exact must be True or False, got 'yes'"),
+    ("tanh has no pieces", lambda: linear_pieces_1d(FeedForwardNetwork.random([1, 2, 1], activation="tanh"), 0, 1),
+        ValueError, "a tanh network is smooth"),
+    ("sawtooth of 0 layers", lambda: sawtooth_network(0),
+        ValueError, "k (the number of hidden layers) must be an int >= 1, got 0"),
+    ("sawtooth of 2.0 layers", lambda: sawtooth_network(2.0),
+        TypeError, "k (the number of hidden layers) must be an int >= 1, got 2.0"),
+    ("sawtooth of True layers", lambda: sawtooth_network(True),
+        TypeError, "got True (bool)"),
+    ("too many pieces", lambda: count_linear_pieces_1d(sawtooth_network(19), 0, 1),
+        ValueError, "more than MAX_PIECES = 4096 linear pieces"),
+    ("sawtooth of 10^9 layers", lambda: sawtooth_network(10**9),
+        ValueError, "must be <= 1000, got 1000000000: float64 cannot resolve"),
+    ("fold layer of d = 10^5", lambda: abs_fold_layer(10**5),
+        ValueError, "abs_fold_layer(100000) W would have 10000000000 entries"),
+    ("fold layer of d = 0", lambda: abs_fold_layer(0),
+        ValueError, "d must be an int >= 1, got 0"),
+    ("fold layer of d = 1.5", lambda: abs_fold_layer(1.5),
+        TypeError, "d must be an int >= 1, got 1.5 (float)"),
+    ("mixing W", lambda: count_identified_regions([(torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.zeros(2))]),
+        ValueError, "at most one nonzero entry in each row and column"),
+    ("W not square", lambda: count_identified_regions([(torch.ones(2, 3), torch.zeros(2))]),
+        ValueError, "layers[0] must be a square W (d, d) and b (d,), got W (2, 3)"),
+    ("d changes", lambda: count_identified_regions([abs_fold_layer(2), abs_fold_layer(3)]),
+        ValueError, "layers[1]: W is (3, 3) but layers[0] works in d = 2"),
+    ("layer not a pair", lambda: count_identified_regions([3.0]),
+        ValueError, "layers[0] must be a pair (W, b), got float"),
+    ("no layers", lambda: count_identified_regions([]),
+        ValueError, "layers must hold at least one pair (W, b), got none"),
+    ("layers not a list", lambda: count_identified_regions(3),
+        TypeError, "layers must be a list of pairs (W, b), got int"),
+    ("NaN in W", lambda: count_identified_regions([(float("nan"), 0.0)]),
+        ValueError, "W of layers[0] must be finite"),
+    ("bool W", lambda: count_identified_regions([(True, 0.0)]),
+        TypeError, "W of layers[0] must hold real numbers, got torch.bool"),
+    ("box lo > hi", lambda: count_identified_regions([(2.0, -1.0)], 1, 0),
+        ValueError, "need lo < hi, got lo=1, hi=0"),
+    ("chain entry not a pair", lambda: fold_pieces_1d([(2.0,)]),
+        ValueError, "chain[0] must be a pair (w, b), got (2.0,)"),
+    ("chain NaN", lambda: identified_intervals_1d([(2.0, float("nan"))]),
+        ValueError, "chain[0][1] must be a finite number"),
+    ("too many to list", lambda: identified_boxes([abs_fold_layer(2)] * 9),
+        ValueError, "there are 262144 identified regions, more than MAX_LISTED_REGIONS = 65536 to list"),
+    ("too many pieces to list", lambda: fold_pieces_1d([(2.0, -1.0)] * 19),
+        ValueError, "fold layer 13: more than MAX_PIECES = 4096"),
 ]
 
 
@@ -520,3 +392,5 @@ def test_identified_boxes_list_the_counted_regions():
         )
         == 0
     )
+
+# fmt: on
