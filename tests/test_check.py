@@ -79,6 +79,7 @@ class NumpyCrossEntropy:
         return g / len(self.y)
 
 
+@pytest.mark.filterwarnings("error")  # and say nothing else to the student
 def test_hwlib_and_numpy_classes_pass():
     for report in (
         check.check_linear(Linear),
