@@ -5,6 +5,7 @@ import inspect
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -79,16 +80,19 @@ class NumpyCrossEntropy:
         return g / len(self.y)
 
 
-@pytest.mark.filterwarnings("error")  # and say nothing else to the student
-def test_hwlib_and_numpy_classes_pass():
-    for report in (
-        check.check_linear(Linear),
-        check.check_relu(ReLU),
-        check.check_cross_entropy(CrossEntropyLoss),
-        check.check_linear(NumpyLinear),
-        check.check_relu(NumpyReLU),
-        check.check_cross_entropy(NumpyCrossEntropy),
-    ):
+def test_hwlib_and_numpy_classes_pass_without_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reports = (
+            check.check_linear(Linear),
+            check.check_relu(ReLU),
+            check.check_cross_entropy(CrossEntropyLoss),
+            check.check_linear(NumpyLinear),
+            check.check_relu(NumpyReLU),
+            check.check_cross_entropy(NumpyCrossEntropy),
+        )
+    assert [str(w.message) for w in caught] == []  # nothing but the report
+    for report in reports:
         assert report.passed, report
         assert any(c.startswith("one example") for c, _, _ in report.lines)
         assert any(c.startswith("batch of") for c, _, _ in report.lines)
