@@ -68,14 +68,21 @@ def boolean(name: str, value, *, allow_none: bool = False) -> bool | None:
 
 
 def device(value) -> torch.device:
-    """A torch.device from a device or a name; None means the CPU."""
+    """A torch.device from a device, a name such as "cuda:0" or a CUDA
+    index; None means the CPU."""
+    wanted = "a torch.device or a name such as 'cpu' or 'cuda'"
+    if value is None:
+        return torch.device("cpu")
+    if isinstance(value, bool) or not isinstance(
+        value, (str, int, torch.device)
+    ):
+        raise TypeError(
+            f"device must be {wanted}, got {value!r} ({type(value).__name__})"
+        )
     try:
-        return torch.device(value if value is not None else "cpu")
+        return torch.device(value)
     except (TypeError, RuntimeError):
-        raise ValueError(
-            f"device must be a torch.device or a name such as 'cpu' or "
-            f"'cuda', got {value!r}"
-        ) from None
+        raise ValueError(f"device must be {wanted}, got {value!r}") from None
 
 
 def real(
@@ -191,7 +198,7 @@ def same_dtype_and_device(name: str, t: Tensor, other: str, like: Tensor):
         raise TypeError(
             f"{name} ({t.dtype} on {t.device}) must match {other} "
             f"({like.dtype} on {like.device}); convert with "
-            f"{name}.to({like.dtype}, {str(like.device)!r})"
+            f"{name}.to({str(like.device)!r}, {like.dtype})"
         )
 
 
@@ -225,4 +232,4 @@ def sgd_fields(settings) -> None:
     real("lr", settings.lr, low=0, low_open=True)
     real("momentum", settings.momentum, low=0, high=1, high_open=True)
     real("weight_decay", settings.weight_decay, low=0)
-    integer("seed", settings.seed, minimum=0)
+    integer("seed", settings.seed, minimum=0, maximum=2**63 - 1)

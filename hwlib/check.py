@@ -450,12 +450,21 @@ def _name(obj) -> str:
 
 
 def _guarded(check: Callable) -> Callable:
-    """Make a check return a failed report instead of raising."""
+    """Make a check return a failed report instead of raising.
+
+    While it runs, numpy code handed torch tensors does not warn: torch's
+    __array_wrap__ DeprecationWarning (numpy 2's signature) is noise to a
+    student, whatever line of their code triggers it.
+    """
 
     @functools.wraps(check)
     def wrapper(*args, **kwargs) -> Report:
         try:
-            return check(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", ".*__array_wrap__", DeprecationWarning
+                )
+                return check(*args, **kwargs)
         except (Exception, SystemExit) as err:  # never raise
             report = Report(f"{check.__name__}")
             report.add(
@@ -490,13 +499,7 @@ def _try_modes(report: Report, case: str, attempt: Callable, modes):
     errors = []
     for mode in modes:
         try:
-            with warnings.catch_warnings():
-                # numpy code given torch tensors: torch's __array_wrap__
-                # warns about numpy 2's signature, noise for the student
-                warnings.filterwarnings(
-                    "ignore", ".*__array_wrap__", DeprecationWarning
-                )
-                return attempt(mode), mode
+            return attempt(mode), mode
         except (Exception, SystemExit) as err:  # reported
             errors.append(f"with {mode} arrays: {type(err).__name__}: {err}")
     report.add(case, False, "raised " + "; ".join(errors))

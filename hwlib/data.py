@@ -578,6 +578,7 @@ def _crop_size(size, image_size, padding) -> tuple[int, int]:
 def crop_at(
     x: Tensor,
     offsets: Tensor,
+    *,
     size: int | tuple[int, int] | None = None,
     padding: int = CROP_PADDING,
 ) -> Tensor:
@@ -632,7 +633,7 @@ def random_crop(
         generator=generator,
         device=x.device,
     )
-    return crop_at(x, offsets, size, padding)
+    return crop_at(x, offsets, size=size, padding=padding)
 
 
 def corrupt_labels(

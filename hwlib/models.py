@@ -31,6 +31,9 @@ book):
   forward pass per image);
 * bfloat16 autocast where it helps (the CPU with AVX512-BF16, and GPUs),
   channels_last.
+
+`tiny_cnn` is a different, untrained model: a random float64 CNN for 8x8
+images, the fixed model hwlib.check and the tests run attribution code on.
 """
 
 from __future__ import annotations
@@ -297,7 +300,7 @@ def images_as_float(x: Tensor) -> Tensor:
 
 
 def augment(
-    x: Tensor, translate: int, *, generator: torch.Generator | None
+    x: Tensor, translate: int, *, generator: torch.Generator | None = None
 ) -> Tensor:
     """Random translation by up to `translate` pixels (zero fill) and a random
     flip.

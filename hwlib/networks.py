@@ -148,15 +148,7 @@ class FeedForwardNetwork(nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> FeedForwardNetwork:
         """Layer sizes [d_in, k_1, ..., d_out], standard normal parameters."""
-        sizes = _sequence("sizes", sizes)
-        if len(sizes) < 2:
-            raise ValueError(
-                "sizes must list at least two sizes [d_in, ..., d_out], "
-                f"got {sizes}"
-            )
-        sizes = [
-            _validate.integer(f"sizes[{i}]", s) for i, s in enumerate(sizes)
-        ]
+        sizes = _validate.integers("sizes", sizes, min_length=2)
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), 1):
             _validate.allocation(f"W_{i} ({n_out}, {n_in})", n_in * n_out)
         generator = _validate.generator(generator, "cpu")

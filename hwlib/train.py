@@ -151,7 +151,7 @@ def epoch_batches(
     y: Tensor,
     batch_size: int,
     *,
-    generator: torch.Generator | None,
+    generator: torch.Generator | None = None,
     augment: bool = False,
 ):
     """The epoch's (images, labels) batches, uint8, in training order.
@@ -183,7 +183,7 @@ def _augment_epoch(
     x: Tensor,
     y: Tensor,
     *,
-    generator: torch.Generator | None,
+    generator: torch.Generator | None = None,
     augment: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """The whole epoch of `epoch_batches` at once: normalised float images
@@ -225,7 +225,7 @@ def train_epoch(
     y: Tensor,
     batch_size: int,
     *,
-    generator: torch.Generator | None,
+    generator: torch.Generator | None = None,
     augment: bool = False,
     progress: bool = False,
 ) -> tuple[float, float]:

@@ -314,6 +314,7 @@ BAD_INPUTS = [
     ("upsample: one size", lambda: upsample(torch.ones(1, 2, 2), (4,)),
         TypeError, "size must be a pair (H, W) of ints >= 1, got (4,)"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -403,7 +404,6 @@ def test_class_visualization_targets_blur_and_generator(refused):
         generator=torch.Generator().manual_seed(0),
         **kwargs,
     )
-# fmt: on
     assert torch.equal(torch.random.get_rng_state(), state)
     assert one.shape == (3, 8, 8) and bool(one.isfinite().all())
     many = class_visualization(

@@ -114,7 +114,7 @@ BAD_INPUTS = [
     ("empty W", lambda: residual_relu_grad(torch.ones(0, 0), torch.ones(0)),
         ValueError, "W must be a square matrix (d, d), got shape (0, 0)"),
     ("dtypes differ", lambda: residual_relu_grad(W2.double(), X2),
-        TypeError, "x (torch.float32 on cpu) must match W (torch.float64 on cpu); convert with x.to(torch.float64, 'cpu')"),
+        TypeError, "x (torch.float32 on cpu) must match W (torch.float64 on cpu); convert with x.to('cpu', torch.float64)"),
     ("integer W", lambda: residual_relu_forward(W2.long(), X2),
         TypeError, "W must be a floating torch.Tensor, got torch.int64"),
     ("list x", lambda: residual_relu_grad_loop(W2, [1.0, 1.0]),
@@ -128,9 +128,8 @@ BAD_INPUTS = [
     ("heaviside of ints", lambda: heaviside(torch.tensor([1, -1])),
         TypeError, "y must be a floating torch.Tensor"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
-
-# fmt: on

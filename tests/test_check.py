@@ -67,6 +67,17 @@ class NumpyReLU:
         return g * (self.x > 0)
 
 
+class NumpyUfuncReLU:
+    """numpy ufuncs in forward and backward (given torch tensors first)."""
+
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return np.multiply(g, self.x > 0)
+
+
 class NumpyCrossEntropy:
     def forward(self, z, y):
         z = z - np.max(z, axis=1, keepdims=True)
@@ -89,6 +100,7 @@ def test_hwlib_and_numpy_classes_pass_without_warnings():
             check.check_cross_entropy(CrossEntropyLoss),
             check.check_linear(NumpyLinear),
             check.check_relu(NumpyReLU),
+            check.check_relu(NumpyUfuncReLU),
             check.check_cross_entropy(NumpyCrossEntropy),
         )
     assert [str(w.message) for w in caught] == []  # nothing but the report

@@ -238,6 +238,7 @@ BAD_INPUTS = [
     ("name not str", lambda: conv2d_matrix_symbolic(3, (3, 3), name=5),
         TypeError, "name must be a str, got 5"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -258,5 +259,3 @@ def test_matrices_beyond_the_limit_are_refused_before_allocating(build):
     kernel = K if "symbolic" not in build.__name__ else 3
     with pytest.raises(ValueError, match="more than MAX_MATRIX_ENTRIES"):
         build(kernel, (300, 300))
-
-# fmt: on

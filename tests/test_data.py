@@ -389,7 +389,6 @@ def test_random_crop_is_crop_at_of_crop_offsets():
         generator=torch.Generator().manual_seed(3),
     )
     assert offsets.shape == (2, 5) and offsets.max() <= 36 - 28
-    assert torch.equal(a, crop_at(x, offsets, 28, 2))
     assert torch.equal(a, crop_at(x, offsets, size=28, padding=2))
     b = random_crop(x, 28, 2, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
@@ -555,6 +554,8 @@ BAD_INPUTS = [
         TypeError, "generator must be a torch.Generator or None, got str"),
     ("random_crop: generator positional", lambda: random_crop(torch.rand(2, 3, 32, 32), 32, 4, torch.Generator()),
         TypeError, "positional argument"),
+    ("crop_at: size positional", lambda: crop_at(torch.rand(2, 3, 8, 8), torch.zeros(2, 2, dtype=torch.long), 4),
+        TypeError, "positional argument"),
     ("random_crop: one image, no batch", lambda: random_crop(torch.rand(3, 32, 32)),
         ValueError, "random_crop expects a batch (N, C, H, W), got shape (3, 32, 32)"),
     ("random_crop: a numpy batch", lambda: random_crop(np.zeros((1, 3, 8, 8))),
@@ -594,6 +595,7 @@ BAD_INPUTS = [
     ("corrupt_labels: generator an int", lambda: corrupt_labels(LABELS, 0.5, generator=0),
         TypeError, "generator must be a torch.Generator or None, got int"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -637,5 +639,3 @@ def test_stale_caches_go_on_a_cache_hit_too(tmp_path, small_cifar):
     stale.write_bytes(b"old contents")
     assert "cached" in load_cifar10(root).source
     assert caches(root) == [keep]
-
-# fmt: on

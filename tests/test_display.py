@@ -45,9 +45,8 @@ BAD_INPUTS = [
     ("name not a str", lambda: latex_matrix([[1.0]], name=3),
         TypeError, "name must be a str or None, got 3"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
-
-# fmt: on

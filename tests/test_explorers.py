@@ -112,6 +112,7 @@ BAD_INPUTS = [
     ("show: not a figure", lambda: show({"data": []}),
         TypeError, "fig must be a plotly Figure"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -164,7 +165,6 @@ def test_conv_explorer_rows_and_windows_match_torch(k, size, stride, padding):
     kernel = kernel.reshape(kh, kw)
     A = one_hot_matrix(kernel, (h, w), stride, padding)
     out_w = (w + 2 * pw - kw) // sw + 1
-# fmt: on
     assert len(fig.frames) == A.shape[0]
     for row, frame in enumerate(fig.frames):
         matrix, frame_box, window, kernel_box = frame.data

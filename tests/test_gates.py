@@ -320,9 +320,8 @@ BAD_INPUTS = [
     ("no points", lambda: separating_hyperplane(torch.zeros(0, 2), []),
         ValueError, "x must hold at least one point"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
-
-# fmt: on

@@ -353,6 +353,7 @@ BAD_INPUTS = [
     ("load_or_train_cnn: a tuple of tensors", lambda: load_or_train_cnn((IMAGES, LABELS)),
         TypeError, "data must be a DeviceData, got tuple"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -368,5 +369,3 @@ def test_cpu_preset_reaches_its_accuracy_goal(cifar_root):
     data = DeviceData.from_cifar(load_cifar10(cifar_root), "cpu")
     _, record = load_or_train_cnn(data, CNNSettings.for_device("cpu"))
     assert record.final_test_acc >= 0.83
-
-# fmt: on

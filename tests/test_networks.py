@@ -137,7 +137,7 @@ BAD_INPUTS = [
     ("huge layer", lambda: FeedForwardNetwork.random([1, 10**9, 1]),
         ValueError, "W_1 (1000000000, 1) would have 1000000000 entries, more than hwlib's limit MAX_ELEMENTS"),
     ("one size", lambda: FeedForwardNetwork.random([3]),
-        ValueError, "sizes must list at least two sizes"),
+        ValueError, "sizes must hold at least 2 ints, got [3]"),
     ("zero width", lambda: FeedForwardNetwork.random([1, 0, 1]),
         ValueError, "sizes[1] must be an int >= 1, got 0"),
     ("float width", lambda: FeedForwardNetwork.random([1, 2.5, 1]),
@@ -167,6 +167,7 @@ BAD_INPUTS = [
     ("negative tol", lambda: convexity_report(torch.ones(4), tol=-1),
         ValueError, "tol must be a finite number in [0, inf), got -1.0"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -261,5 +262,3 @@ def test_convexity_report_on_known_functions():
         torch.full((39,), 2 * 0.1**2, dtype=torch.float64),
     )
     assert convexity_report([0.0, 1.0, 4.0])["convex"]  # lists work too
-
-# fmt: on

@@ -270,6 +270,7 @@ BAD_INPUTS = [
     ("SGD of a torch model", lambda: SGD(torch.nn.Linear(2, 2), lr=0.1),
         TypeError, "model must be an hwlib.nn Module, got Linear"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -289,5 +290,3 @@ def test_a_cpu_generator_cannot_draw_cuda_parameters():
         ValueError, match="generator is on cpu but draws tensors on cuda"
     ):
         Linear(4, 3, generator=torch.Generator(), device="cuda")
-
-# fmt: on

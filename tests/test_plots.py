@@ -99,10 +99,9 @@ BAD_INPUTS = [
     ("fold square: ax by position", lambda: plot_fold_2d([abs_fold_layer(2)], 0, 1, _ax()),
         TypeError, "positional argument"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
     plt.close("all")
-
-# fmt: on

@@ -271,6 +271,7 @@ BAD_INPUTS = [
     ("too many pieces to list", lambda: fold_pieces_1d([(2.0, -1.0)] * 19),
         ValueError, "fold layer 13: more than MAX_PIECES = 4096"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -392,5 +393,3 @@ def test_identified_boxes_list_the_counted_regions():
         )
         == 0
     )
-
-# fmt: on

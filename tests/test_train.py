@@ -338,8 +338,8 @@ BAD_INPUTS = [
         TypeError, "positional argument"),
     ("train_epoch: augment positional", lambda: train_epoch_on_toy(8, None, True),
         TypeError, "positional argument"),
-    ("train_epoch: the generator is required (None allowed)", lambda: train_epoch_on_toy(8),
-        TypeError, "missing 1 required keyword-only argument: 'generator'"),
+    ("train_epoch: generator a seed", lambda: train_epoch_on_toy(8, generator=0),
+        TypeError, "generator must be a torch.Generator or None, got int"),
     ("train_epoch: progress 1", lambda: train_epoch_on_toy(8, generator=None, progress=1),
         TypeError, "progress must be True or False, got 1"),
     ("train_epoch: augment a string", lambda: train_epoch_on_toy(8, generator=None, augment="yes"),
@@ -353,6 +353,7 @@ BAD_INPUTS = [
     ("epoch_batches: generator positional", lambda: epoch_batches(*zeros(4), 2, torch.Generator()),
         TypeError, "positional argument"),
 ]
+# fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
@@ -453,5 +454,3 @@ def test_graph_epoch_bookkeeping_matches_the_eager_loop(
         assert fast[1] == eager[1]
     for p, q in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
-
-# fmt: on

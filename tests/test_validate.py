@@ -38,6 +38,7 @@ BAD_INPUTS = [
     ("integers: a float entry", lambda: _validate.integers("sizes", (3, 2.0)),
         TypeError, "sizes[1] must be an int >= 1, got 2.0 (float)"),
 ]
+# fmt: on
 
 
 def test_bad_input_is_refused_by_name(bad_input, refused):
@@ -87,7 +88,6 @@ SGD_FIELD_CASES = [
         "lr",
         -0.1,
         ValueError,
-# fmt: on
         "lr must be a finite number in (0, inf), got -0.1",
     ),
     ("lr", 0, ValueError, "lr must be a finite number in (0, inf), got 0.0"),
@@ -121,8 +121,24 @@ SGD_FIELD_CASES = [
         ValueError,
         "weight_decay must be a finite number in [0, inf), got -0.0001",
     ),
-    ("seed", -1, ValueError, "seed must be an int >= 0, got -1"),
-    ("seed", True, TypeError, "seed must be an int >= 0, got True (bool)"),
+    (
+        "seed",
+        -1,
+        ValueError,
+        "seed must be an int in [0, 9223372036854775807], got -1",
+    ),
+    (
+        "seed",
+        2**64,
+        ValueError,
+        "seed must be an int in [0, 9223372036854775807], got 18446744073709551616",
+    ),
+    (
+        "seed",
+        True,
+        TypeError,
+        "seed must be an int in [0, 9223372036854775807], got True (bool)",
+    ),
 ]
 
 

@@ -482,7 +482,7 @@ class Summary:
             f"{_count(self.checks, 'check')}; left out: "
             f"{_count(self.dropped_code, 'solution code cell')}, "
             f"{_count(self.dropped_setup, 'training cell')}, "
-            f"{_count(self.dropped_dependent, 'cell')} that use their results"
+            f"{_count(self.dropped_dependent, 'cell')} depending on them"
         )
 
 
