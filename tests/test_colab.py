@@ -2,11 +2,12 @@
 
 A bare virtual environment gets ipykernel and nothing else (as a Colab runtime has a kernel and
 no hwlib); the notebooks' first cell must install hwlib and everything it needs. $HWLIB_SOURCE
-points that cell at this checkout instead of the repository on GitHub, so the test needs no
-internet beyond the package registry. Chapters that use CIFAR-10 read $HWLIB_CIFAR10 as usual.
+points that cell at a fresh copy of this checkout's package instead of the repository on GitHub,
+so the test needs no internet beyond the package registry. Chapters that use CIFAR-10 read $HWLIB_CIFAR10 as usual.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,25 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb")) + sorted(
     (ROOT / "assignments").glob("*.ipynb")
 )
 NEEDS_DATA = {"cifar10.ipynb", "paper_review.ipynb", "input_gradients.ipynb"}
+
+
+@pytest.fixture(scope="session")
+def hwlib_source(tmp_path_factory):
+    """A copy of this checkout's package at a path new to this run.
+
+    pip caches the wheel it builds from a local folder under the folder's
+    URL: pointed at the checkout itself, a second run at the same path (a
+    developer's, or CI's next clone) would install the stale wheel.
+    """
+    source = tmp_path_factory.mktemp("hwlib-source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "hwlib",
+        source / "hwlib",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return source.as_uri()
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +76,13 @@ def bare_kernel(tmp_path_factory):
     "path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_notebook_runs_in_a_bare_environment(
-    path, bare_kernel, tmp_path, monkeypatch
+    path, bare_kernel, hwlib_source, tmp_path, monkeypatch
 ):
     if path.name in NEEDS_DATA and not os.environ.get("HWLIB_CIFAR10"):
         pytest.skip(f"{path.name} needs CIFAR-10: set HWLIB_CIFAR10")
     jupyter_path, python = bare_kernel
     monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
-    monkeypatch.setenv("HWLIB_SOURCE", ROOT.as_uri())
+    monkeypatch.setenv("HWLIB_SOURCE", hwlib_source)
     monkeypatch.setenv(
         "PATH", f"{python.parent}{os.pathsep}{os.environ['PATH']}"
     )
