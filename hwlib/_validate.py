@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 
 import numpy as np
 import torch
@@ -233,3 +234,22 @@ def sgd_fields(settings) -> None:
     real("momentum", settings.momentum, low=0, high=1, high_open=True)
     real("weight_decay", settings.weight_decay, low=0)
     integer("seed", settings.seed, minimum=0, maximum=2**63 - 1)
+
+
+def int_pair(name: str, value, *, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a pair (bools refused)."""
+    is_seq = isinstance(value, (tuple, list))
+    items = tuple(value) if is_seq else (value, value)
+    try:
+        if len(items) != 2 or any(isinstance(v, bool) for v in items):
+            raise TypeError
+        pair = (operator.index(items[0]), operator.index(items[1]))
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int or a pair of ints, got {value!r}"
+        ) from None
+    if min(pair) < minimum:
+        raise ValueError(
+            f"{name} must be >= {minimum} (an int or a pair), got {value!r}"
+        )
+    return pair

@@ -20,7 +20,6 @@ are ints or pairs (height, width).
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -47,25 +46,6 @@ class _Geometry(NamedTuple):
     out: tuple[int, int]  # the output (out_h, out_w)
 
 
-def _pair(name: str, value, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= minimum, as a pair (bools refused)."""
-    is_seq = isinstance(value, (tuple, list))
-    items = tuple(value) if is_seq else (value, value)
-    try:
-        if len(items) != 2 or any(isinstance(v, bool) for v in items):
-            raise TypeError
-        pair = (operator.index(items[0]), operator.index(items[1]))
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an int or a pair of ints, got {value!r}"
-        ) from None
-    if min(pair) < minimum:
-        raise ValueError(
-            f"{name} must be >= {minimum} (an int or a pair), got {value!r}"
-        )
-    return pair
-
-
 def _geometry(
     kernel_size, input_size, stride, padding, *, transpose: bool = False
 ) -> _Geometry:
@@ -74,10 +54,10 @@ def _geometry(
     convolution:            out = floor((H + 2 pad - kh) / s) + 1
     transposed convolution: out = (H - 1) s - 2 pad + kh
     """
-    k = _pair("kernel_size", kernel_size, 1)
-    size = _pair("input_size", input_size, 1)
-    s = _pair("stride", stride, 1)
-    pad = _pair("padding", padding, 0)
+    k = _validate.int_pair("kernel_size", kernel_size)
+    size = _validate.int_pair("input_size", input_size)
+    s = _validate.int_pair("stride", stride)
+    pad = _validate.int_pair("padding", padding, minimum=0)
     axes = list(zip(k, size, s, pad))
     if transpose:
         out = tuple((n - 1) * si - 2 * p + kk for kk, n, si, p in axes)

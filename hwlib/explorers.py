@@ -28,7 +28,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from . import _validate
-from .conv import _pair, conv2d_matrix, conv2d_output_size
+from .conv import conv2d_matrix, conv2d_output_size
 from .networks import (
     convexity_report,
     interpolate_networks,
@@ -230,10 +230,10 @@ def conv_explorer(
     row r, trace 2 is row r of A reshaped to the input's (H, W), trace 3
     frames the window.
     """
-    kh, kw = _pair("kernel_size", kernel_size, 1)
-    size = _pair("input_size", input_size, 1)
-    sh, sw = _pair("stride", stride, 1)
-    ph, pw = _pair("padding", padding, 0)
+    kh, kw = _validate.int_pair("kernel_size", kernel_size)
+    size = _validate.int_pair("input_size", input_size)
+    sh, sw = _validate.int_pair("stride", stride)
+    ph, pw = _validate.int_pair("padding", padding, minimum=0)
     kernel = torch.arange(1, kh * kw + 1, dtype=torch.float64)
     kernel = kernel.reshape(kh, kw)
     out_h, out_w = conv2d_output_size(kernel.shape, size, stride, padding)
