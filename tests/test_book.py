@@ -190,3 +190,14 @@ def test_each_answer_is_folded_under_a_question_of_its_own():
     assert "solution-start" not in (ROOT / "results.md").read_text(), (
         "the results page stays open"
     )
+
+
+def test_checked_passes_true_claims_and_stops_on_false_ones(capsys):
+    from hwlib.book import ClaimFailed, checked
+
+    checked(1 + 1 == 2, "arithmetic holds")
+    assert "checked: arithmetic holds" in capsys.readouterr().out
+    with pytest.raises(ClaimFailed, match="the moon is square"):
+        checked(False, "the moon is square")
+    with pytest.raises(TypeError, match="claim must be"):
+        checked(True, "")
