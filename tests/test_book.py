@@ -201,3 +201,76 @@ def test_checked_passes_true_claims_and_stops_on_false_ones(capsys):
         checked(False, "the moon is square")
     with pytest.raises(TypeError, match="claim must be"):
         checked(True, "")
+
+
+PAGES = load_tool("prose_numbers").pages()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_prose_has_no_typed_numbers(page):
+    """Every number that reports a result comes from glue, never typed
+    (tools/prose_numbers.py: what it scans and its short allow-list)."""
+    found = load_tool("prose_numbers").scan(page)
+    assert not found, "numbers typed into the prose (glue them):\n" + (
+        "\n".join(found)
+    )
+
+
+TYPED = """\
+Some prose.
+
+```{code-cell} ipython3
+accuracy = 0.547  # code is not prose
+```
+
+The network reaches RESULT test accuracy, and $x = 12$ is math.
+"""
+
+
+@pytest.mark.parametrize(
+    "result",
+    ["54.7 %", "0.547", "12 of the 16", "twelve", "`0.547`", "8 %", "1,024"],
+)
+def test_a_number_typed_into_prose_fails_the_scan(result):
+    tool = load_tool("prose_numbers")
+    found = tool.typed_numbers(TYPED.replace("RESULT", result))
+    assert found and {line for line, *_ in found} == {7}, found
+    glued = TYPED.replace("RESULT", "{glue:text}`test_acc`")
+    assert tool.typed_numbers(glued) == []
+
+
+def test_a_typed_number_in_a_real_chapter_fails_its_test(tmp_path):
+    """The scan of a real page: clean as it is, caught with one typed
+    number added to a paragraph inside an answer."""
+    tool = load_tool("prose_numbers")
+    page = ROOT / "chapters" / "conv_matrix.md"
+    text = page.read_text()
+    assert tool.typed_numbers(text) == []
+    anchor = "**Check.** With random numbers"
+    assert anchor in text
+    broken = text.replace(anchor, "It took 3.7 s. " + anchor, 1)
+    assert [n for _, n, _ in tool.typed_numbers(broken)] == ["3.7"]
+
+
+@pytest.mark.parametrize(
+    "allowed",
+    [
+        "§1.2 of Problem Set 2 and Questions 9 to 15 of MIT 6.7960",
+        "CIFAR-10 and ImageNet-1k, Fall 2024, (ECCV 2018)",
+        "step 1, stride 2, padding 1, Q12",
+        "30 epochs of 32×32 images, pixels out of 255",
+    ],
+)
+def test_the_allow_list_passes_constants_and_names(allowed):
+    tool = load_tool("prose_numbers")
+    assert tool.typed_numbers(f"Prose: {allowed}.\n") == []
+
+
+def test_the_allow_list_is_short_and_says_why():
+    tool = load_tool("prose_numbers")
+    entries = [*tool.ALLOWED, *sum(tool.ALLOWED_ON.values(), [])]
+    assert len(entries) <= 15
+    assert all(isinstance(why, str) and why for _, why in entries)
+    assert set(tool.ALLOWED_ON) <= {
+        p.relative_to(ROOT).as_posix() for p in PAGES
+    }
