@@ -50,13 +50,12 @@ ALLOWED_ON = {
 }
 
 WORDS = (
-    "eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen "
-    "nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
-    "thousand million billion dozen"
-).split()
+    r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+    r"nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred|thousand|million|billion|dozen"
+)
 NUMBER = re.compile(
-    r"(?<![\w.])\d[\w.,]*\w|(?<![\w.])\d|\b(?:" + "|".join(WORDS) + r")\b",
-    re.I,
+    r"(?<![\w.])\d[\w.,]*\w|(?<![\w.])\d|\b(?:" + WORDS + r")\b", re.I
 )
 # Directives whose argument is prose (a title); others take labels, paths.
 TITLED = {"exercise-start", "exercise", "admonition", "note", "warning", "tip"}
@@ -80,11 +79,11 @@ def _lines_outside_code(text: str) -> list[str]:
     for line in lines:
         fence = FENCE.match(line.strip())
         in_code = any(code for _, code in stack)
-        if fence and stack and fence.group(1) == stack[-1][0]:
-            if not fence.group(2) and not fence.group(4):
-                stack.pop()  # the closing fence
-                out.append("")
-                continue
+        closing = fence and not fence.group(2) and not fence.group(4)
+        if closing and stack and fence.group(1) == stack[-1][0]:
+            stack.pop()
+            out.append("")
+            continue
         if in_code:
             out.append("")
         elif fence and fence.group(1):
