@@ -10,6 +10,7 @@ its parameters (values or requires_grad flags) change.
 
 from __future__ import annotations
 
+import copy
 import numbers
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -354,6 +355,52 @@ def fooling_image(
 
 
 @torch.no_grad()
+def clamped_move(
+    image: Tensor,
+    directions: Tensor,
+    norm: float,
+    *,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> Tensor:
+    """image moved along each direction by a clamped change of L2 norm `norm`.
+
+    image: (C, H, W) in value_range; directions: (D, C, H, W). For each
+    direction d returns clamp(image + t d, lo, hi), with the t >= 0 for which
+    ||clamp(image + t d, lo, hi) - image||_2 = norm, found by bisection (the
+    length is continuous and non-decreasing in t). Without clamping t would
+    be norm / ||d||; clamping shortens the change, so t is larger. A norm
+    beyond the farthest valid image along some direction is refused.
+    """
+    lo, hi = _value_range(value_range)
+    d = directions
+
+    def length(t: Tensor) -> Tensor:
+        moved = (image + t.view(-1, 1, 1, 1) * d).clamp(lo, hi)
+        return (moved - image).flatten(1).norm(dim=1)
+
+    room = torch.where(d > 0, hi - image, (image - lo) * (d < 0))
+    reach = room.flatten(1).norm(dim=1)
+    if bool((reach < norm).any()):
+        raise ValueError(
+            f"norm must be reachable inside value_range along every "
+            f"direction: {norm} > {reach.min().item():.4g}"
+        )
+    t_lo = torch.zeros(len(d), dtype=image.dtype, device=image.device)
+    t_hi = torch.full_like(t_lo, norm)
+    for _ in range(200):  # grow until the clamped change is long enough
+        short = length(t_hi) < norm
+        if not short.any():
+            break
+        t_hi = torch.where(short, 2 * t_hi, t_hi)
+    for _ in range(60):
+        mid = (t_lo + t_hi) / 2
+        long_enough = length(mid) >= norm
+        t_lo = torch.where(long_enough, t_lo, mid)
+        t_hi = torch.where(long_enough, mid, t_hi)
+    return (image + t_hi.view(-1, 1, 1, 1) * d).clamp(lo, hi)
+
+
+@torch.no_grad()
 def random_direction_flips(
     model: nn.Module,
     x: Tensor,
@@ -365,11 +412,13 @@ def random_direction_flips(
 ) -> list[int]:
     """How many random perturbations change each image's prediction.
 
-    For image i, draws num_directions directions uniformly on the sphere
-    (normalised Gaussians), scales them to L2 norm norms[i], adds them to
-    x[i], clamps to value_range and counts the predictions that differ from
-    the model's prediction for x[i]. The control for fooling images: the same
-    size of change, in directions not chosen by the gradient.
+    For image i, draws num_directions directions d uniformly on the sphere
+    (normalised Gaussians) and moves x[i] to clamp(x[i] + t d, value_range),
+    with t >= 0 chosen per direction (`clamped_move`) so that the change
+    *after clamping* has L2 norm norms[i]; counts the predictions that differ
+    from the model's prediction for x[i]. The control for fooling images
+    (which are clamped too, and whose norms are measured after clamping):
+    the same size of valid change, in directions not chosen by the gradient.
     """
     _check_images(x)
     num_directions = _validate.integer("num_directions", num_directions)
@@ -389,7 +438,7 @@ def random_direction_flips(
                 shape, generator=generator, device=x.device, dtype=x.dtype
             )
             d = d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-            moved = (image + norm * d).clamp(lo, hi)
+            moved = clamped_move(image, d, norm, value_range=(lo, hi))
             before = model(image[None]).argmax(1)
             counts.append(int((model(moved).argmax(1) != before).sum()))
     return counts
@@ -615,3 +664,161 @@ def map_correlations(maps: Tensor, reference: Target) -> Tensor:
     flat = flat / flat.norm(dim=2, keepdim=True)
     chosen = flat[torch.arange(n, device=maps.device), ref]
     return (flat * chosen[:, None]).sum(dim=2)
+
+
+def _average_ranks(values: Tensor) -> Tensor:
+    """Ranks 0..n-1 of a 1-d tensor, ties given the mean of their ranks."""
+    _, inverse, counts = torch.unique(
+        values, sorted=True, return_inverse=True, return_counts=True
+    )
+    ends = counts.cumsum(0).to(torch.float64)
+    return ((ends - counts + ends - 1) / 2)[inverse]
+
+
+def rank_correlations(a: Tensor, b: Tensor) -> Tensor:
+    """Spearman rank correlation of a[i] with b[i], each flattened: (N,).
+
+    a, b: (N, ...) of one shape. Ranks tied values by the mean of their
+    ranks, then takes Pearson's correlation of the ranks; NaN where a map
+    is constant (no correlation is defined). float64.
+    """
+    for name, t in (("a", a), ("b", b)):
+        if not isinstance(t, Tensor) or t.ndim < 2:
+            raise TypeError(
+                f"{name} must be a tensor of maps (N, ...), got "
+                f"{tuple(t.shape) if isinstance(t, Tensor) else type(t)}"
+            )
+    if a.shape != b.shape:
+        raise ValueError(
+            f"a and b must have one shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+    out = []
+    for u, v in zip(a.detach().flatten(1), b.detach().flatten(1)):
+        ru, rv = _average_ranks(u), _average_ranks(v)
+        ru, rv = ru - ru.mean(), rv - rv.mean()
+        out.append((ru * rv).sum() / (ru.norm() * rv.norm()))
+    return torch.stack(out).cpu()
+
+
+def _randomizable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The model's Conv2d and Linear modules, from the output down."""
+    layers = [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    return layers[::-1]
+
+
+@torch.no_grad()
+def cascading_randomization(
+    model: nn.Module, *, generator: torch.Generator | None = None
+) -> list[tuple[str, nn.Module]]:
+    """Copies of `model` with more and more layers randomised from the top.
+
+    The model-randomisation test of Adebayo et al. (2018), cascading form.
+    Copy k (k = 1, ..., L) has the top k of its L Conv2d/Linear layers
+    (in the order `named_modules` lists them, output first) re-drawn: each
+    parameter p of such a layer becomes std(p) * z, z ~ N(0, 1) from
+    `generator` (on the model's device), so the scale of every layer is
+    kept and only what was learned is lost. Other modules (BatchNorm and its
+    running statistics) are left as trained. Returns [(layer name, copy)];
+    the model itself is not changed.
+    """
+    layers = _randomizable_layers(model)
+    if not layers:
+        raise ValueError(
+            "model has no nn.Conv2d or nn.Linear layer to randomise"
+        )
+    parameter = next(model.parameters())
+    generator = _validate.generator(generator, parameter.device)
+    copies, current = [], model
+    for name, _ in layers:
+        current = copy.deepcopy(current)
+        layer = current.get_submodule(name)
+        for p in layer.parameters(recurse=False):
+            z = torch.randn(
+                p.shape, generator=generator, device=p.device, dtype=p.dtype
+            )
+            std = p.float().std() if p.numel() > 1 else p.abs().float()
+            p.copy_(z * std.to(p.dtype))
+        copies.append((name, current))
+    return copies
+
+
+def randomization_correlations(
+    model: nn.Module,
+    method,
+    x: Tensor,
+    target: Target,
+    copies: Sequence[tuple[str, nn.Module]],
+) -> Tensor:
+    """How much a method's maps survive randomising the model: (L, N).
+
+    method(model, x, target) returns maps (N, H, W) or (N, C, H, W); a map
+    is compared as |map| (its largest |value| over channels when it has
+    channels). Row k is the Spearman rank correlation (`rank_correlations`)
+    of each image's map for the trained model with its map for copies[k]'s
+    model, the target kept. A method that explains what the model learned
+    should give maps that change (low correlations) once the weights are
+    random (Adebayo et al., 2018).
+    """
+    _check_images(x)
+
+    def absolute(m: Tensor) -> Tensor:
+        return m.abs().amax(1) if m.ndim == 4 else m.abs()
+
+    reference = absolute(method(model, x, target))
+    rows = [
+        rank_correlations(reference, absolute(method(copy_, x, target)))
+        for _, copy_ in copies
+    ]
+    return torch.stack(rows)
+
+
+def side_by_side(left: Tensor, right: Tensor) -> Tensor:
+    """Two-object composites: the middle halves of two images side by side.
+
+    left, right: (N, C, H, W), W even. Column block [W/4, 3W/4) of left[i]
+    fills the left half of composite i and that of right[i] the right half:
+    (N, C, H, W).
+    """
+    _check_images(left, "left")
+    _check_images(right, "right")
+    if left.shape != right.shape:
+        raise ValueError(
+            f"left and right must have one shape, got {tuple(left.shape)} "
+            f"and {tuple(right.shape)}"
+        )
+    w = left.shape[-1]
+    if w % 4:
+        raise ValueError(f"the image width must be a multiple of 4, got {w}")
+    middle = slice(w // 4, 3 * w // 4)
+    return torch.cat([left[..., middle], right[..., middle]], dim=-1)
+
+
+def own_half_shares(left_maps: Tensor, right_maps: Tensor) -> Tensor:
+    """Share of each map's total on its own object's half: (N, 2).
+
+    left_maps: (N, H, W) non-negative maps for the class of the left
+    object of `side_by_side` composites, right_maps the same for the right
+    object's class (W even). Column 0 is the left map's share in the left
+    half, column 1 the right map's share in the right half. A method whose
+    map ignores the class gives shares that add up to 1, so both can exceed
+    1/2 only when the maps depend on the class.
+    """
+    shares = []
+    for name, maps, side in (("left", left_maps, 0), ("right", right_maps, 1)):
+        _check_maps(maps, "(N, H, W)")
+        if bool((maps < 0).any()) or maps.shape[-1] % 2:
+            raise ValueError(
+                f"{name}_maps must be non-negative (N, H, W) maps with W "
+                f"even, got shape {tuple(maps.shape)}, minimum "
+                f"{maps.min().item()}"
+            )
+        half = maps.shape[-1] // 2
+        part = maps[..., half:] if side else maps[..., :half]
+        total = maps.sum(dim=(1, 2)).clamp(min=torch.finfo(maps.dtype).tiny)
+        shares.append(part.sum(dim=(1, 2)) / total)
+    return torch.stack(shares, dim=1)

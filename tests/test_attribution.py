@@ -6,6 +6,8 @@ from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv
 from torch import nn
 
 from hwlib.attribution import (
+    cascading_randomization,
+    clamped_move,
     class_visualization,
     class_visualization_step,
     fooling_image,
@@ -14,8 +16,12 @@ from hwlib.attribution import (
     guided_grad_cam,
     map_correlations,
     outer_ring_fraction,
+    own_half_shares,
     random_direction_flips,
+    randomization_correlations,
+    rank_correlations,
     saliency_map,
+    side_by_side,
     upsample,
 )
 from hwlib.models import tiny_cnn
@@ -582,3 +588,116 @@ def test_class_visualization_leaves_the_model_mode_and_statistics(training):
     assert model.training == training
     for name, value in model.state_dict().items():
         assert torch.equal(value, before[name]), name
+
+
+def test_clamped_move_has_the_asked_norm_after_clamping():
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(3, 8, 8, generator=g, dtype=torch.float64)
+    d = torch.randn(50, 3, 8, 8, generator=g, dtype=torch.float64)
+    d = d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    moved = clamped_move(image, d, 3.0)
+    assert moved.min() >= 0 and moved.max() <= 1
+    lengths = (moved - image).flatten(1).norm(dim=1)
+    torch.testing.assert_close(lengths, torch.full_like(lengths, 3.0))
+    # the bias this removes: clamping a step of length 3 shortens it
+    naive = (image + 3.0 * d).clamp(0, 1) - image
+    assert bool((naive.flatten(1).norm(dim=1) < 2.9).all())
+    # without clamping the move is the plain step of that length
+    wide = clamped_move(image, d, 3.0, value_range=(-100.0, 100.0))
+    torch.testing.assert_close(wide, image + 3.0 * d)
+    assert torch.equal(clamped_move(image, d, 0.0), image.expand_as(d))
+    with pytest.raises(ValueError, match="reachable"):
+        clamped_move(image, d, 100.0)
+
+
+def test_rank_correlations_match_scipy_with_ties():
+    stats = pytest.importorskip("scipy.stats")
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 5, (4, 6, 6), generator=g).double()  # many ties
+    b = a + torch.randint(0, 3, (4, 6, 6), generator=g)
+    b[3] = torch.rand(6, 6, generator=g)
+    ours = rank_correlations(a, b)
+    for i in range(4):
+        rho = stats.spearmanr(a[i].flatten(), b[i].flatten()).statistic
+        assert abs(ours[i].item() - rho) < 1e-12
+    torch.testing.assert_close(
+        rank_correlations(a, a**3), torch.ones(4, dtype=torch.float64)
+    )  # monotone maps of each other rank alike
+    torch.testing.assert_close(
+        rank_correlations(a, -a), -torch.ones(4, dtype=torch.float64)
+    )
+    constant = rank_correlations(torch.ones(1, 3, 3), a[:1, :3, :3])
+    assert constant.isnan().all()
+    with pytest.raises(ValueError, match="one shape"):
+        rank_correlations(a, b[:, :3])
+
+
+def test_cascading_randomization_redraws_layers_from_the_top():
+    model = tiny_cnn(0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    copies = cascading_randomization(
+        model, generator=torch.Generator().manual_seed(0)
+    )
+    names = [name for name, _ in copies]
+    assert names == ["8", "5", "2", "0"]  # linear, then the convs, top down
+    for k, (_, randomized) in enumerate(copies):
+        changed = {n for n in names[: k + 1]}
+        for key, value in randomized.state_dict().items():
+            same = torch.equal(value, before[key])
+            assert same != (key.split(".")[0] in changed), (k, key)
+            if not same:  # same scale, new values
+                ratio = value.std() / before[key].std()
+                assert 0.5 < ratio.item() < 2
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key])  # the model is untouched
+    again = cascading_randomization(
+        model, generator=torch.Generator().manual_seed(0)
+    )
+    assert torch.equal(again[0][1][8].weight, copies[0][1][8].weight)
+    with pytest.raises(ValueError, match="no nn.Conv2d or nn.Linear"):
+        cascading_randomization(nn.Sequential(nn.ReLU()))
+
+
+def test_randomization_correlations_tell_model_blind_maps_apart():
+    model, x = tiny_cnn(1), images(1, n=4)
+    copies = cascading_randomization(
+        model, generator=torch.Generator().manual_seed(1)
+    )
+
+    def blind(model, x, target):  # a "map" that ignores the model
+        return x
+
+    r_blind = randomization_correlations(model, blind, x, 0, copies)
+    assert r_blind.shape == (4, 4)
+    torch.testing.assert_close(r_blind, torch.ones(4, 4, dtype=torch.float64))
+    r = randomization_correlations(model, saliency_map, x, 0, copies)
+    # the brute-force value of one entry
+    expected = rank_correlations(
+        saliency_map(model, x, 0), saliency_map(copies[2][1], x, 0)
+    )
+    torch.testing.assert_close(r[2], expected)
+    assert bool((r[-1] < 0.9).all())  # a fully random model: other maps
+
+
+def test_side_by_side_and_own_half_shares():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 2, 3, 8, 8, generator=g)
+    both = side_by_side(a, b)
+    assert torch.equal(both[..., :4], a[..., 2:6])
+    assert torch.equal(both[..., 4:], b[..., 2:6])
+    left = torch.zeros(1, 4, 4)
+    left[0, :, 0] = 3.0  # all in the left half
+    right = torch.ones(1, 4, 4)  # evenly spread
+    torch.testing.assert_close(
+        own_half_shares(left, right), torch.tensor([[1.0, 0.5]])
+    )
+    # a map that ignores the class: the two shares add up to 1, so they
+    # cannot both exceed one half (the measure can fail)
+    maps = torch.rand(5, 4, 4, generator=g)
+    shares = own_half_shares(maps, maps)
+    torch.testing.assert_close(shares.sum(1), torch.ones(5))
+    assert not bool((shares > 0.5).all(1).any())
+    with pytest.raises(ValueError, match="non-negative"):
+        own_half_shares(-maps, maps)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        side_by_side(a[..., :6], b[..., :6])
