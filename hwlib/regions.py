@@ -6,13 +6,34 @@ Two questions about the same object, a network whose activation is ReLU or |x|:
   linear pieces does it have? (`linear_pieces_1d`, `breakpoints_1d`,
   `count_linear_pieces_1d`)
 * seed 004 §3: how many disjoint input regions does a stack of |W h + b| layers
-  map bijectively onto the box (lo, hi)^d? (`count_identified_regions`)
+  map bijectively onto the box (lo, hi)^d?
 
-Both are computed exactly: the weights are read as the exact rationals their
-floating-point values stand for (`fractions.Fraction`), and the linear pieces
-are propagated layer by layer in rational arithmetic. Nothing is sampled, so a
-kink that two neurons cancel in the output is detected as cancelled, not as a
-small slope change.
+For the second question two notions of "region" are counted, and they differ:
+
+* `count_identified_regions`: the seed's definition. Regions are arbitrary
+  disjoint subsets R_1, ..., R_M of the box, each mapped bijectively onto
+  the box by the stack f (f restricted to R_i is a bijection). The largest
+  such M is min over y in the box of the number of preimages of y: each y
+  has a preimage in every R_i; conversely, if every y has >= M preimages,
+  R_i = {the i-th smallest preimage of y : y in the box} (lexicographic
+  order) are M such regions.
+* `count_identified_pieces`: regions that are connected pieces of the map,
+  i.e. the number of maximal open boxes on which f is affine (its linear
+  pieces) whose image contains the box. Each such piece holds exactly one
+  region (the preimage of the box inside it); `identified_intervals_1d` and
+  `identified_boxes` list them.
+
+Every connected region counted by the second is a region of the first, so
+pieces <= regions; they agree for the seed's fold layers (2^(Ld) each), and
+differ when the box is covered only by pieces glued together: for d = 1 and
+layers [(2.25, -1.5), (-1.25, 1.0)] on (0, 1), one piece covers (0, 1) while
+every y in (0, 1) has at least 2 preimages, so the counts are 1 and 2.
+
+Everything is computed exactly: the weights are read as the exact rationals
+their floating-point values stand for (`fractions.Fraction`), and the linear
+pieces are propagated layer by layer in rational arithmetic. Nothing is
+sampled, so a kink that two neurons cancel in the output is detected as
+cancelled, not as a small slope change.
 """
 
 from __future__ import annotations
@@ -331,7 +352,7 @@ def _coordinate_chains(
         nonzero = w != 0
         if (nonzero.sum(1) > 1).any() or (nonzero.sum(0) > 1).any():
             raise ValueError(
-                f"layers[{i}]: count_identified_regions supports W with at "
+                f"layers[{i}]: the region counters support W with at "
                 "most one nonzero entry in each row and column (diagonal "
                 f"or a scaled permutation), got\n{w.numpy()}"
             )
@@ -416,7 +437,7 @@ def _fold_images(chain, lo: Fraction, hi: Fraction) -> Counter:
     return images
 
 
-def _count_1d(chain, lo: Fraction, hi: Fraction) -> int:
+def _count_pieces_1d(chain, lo: Fraction, hi: Fraction) -> int:
     """The number of pieces whose image covers [lo, hi] (nonconstant)."""
     return sum(
         n
@@ -425,18 +446,85 @@ def _count_1d(chain, lo: Fraction, hi: Fraction) -> int:
     )
 
 
+def _fold_values(chain, lo: Fraction, hi: Fraction):
+    """Where the 1-D fold stack sends (lo, hi): open intervals and points.
+
+    Returns (intervals, points), two Counters. intervals[(a, c)] = n: n
+    open intervals of the input are each mapped by one affine map
+    bijectively onto the open interval (a, c). points[p] = n: n single
+    input points (the cuts, where some pre-activation is 0) are mapped to
+    p. Together they account for every input point exactly once, so the
+    number of preimages of y is the number of intervals containing y plus
+    points[y]. None when some w is 0: the output is then constant.
+    """
+    intervals, points = Counter({(lo, hi): 1}), Counter()
+    for i, (w, b) in enumerate(chain, start=1):
+        if w == 0:
+            return None
+        step_i, step_p = Counter(), Counter()
+        for (a, c), n in intervals.items():
+            u, v = sorted([w * a + b, w * c + b])
+            if u < 0 < v:  # the cut t = -b/w inside: fold it at 0
+                step_i[(Fraction(0), -u)] += n
+                step_i[(Fraction(0), v)] += n
+                step_p[Fraction(0)] += n
+            else:
+                step_i[tuple(sorted([abs(u), abs(v)]))] += n
+        for p, n in points.items():
+            step_p[abs(w * p + b)] += n
+        if len(step_i) + len(step_p) > MAX_PIECES:
+            raise ValueError(
+                f"fold layer {i}: more than MAX_PIECES = {MAX_PIECES} "
+                "different image intervals and points; this stack has no "
+                "structure the counter can use"
+            )
+        intervals, points = step_i, step_p
+    return intervals, points
+
+
+def _fewest_preimages_1d(chain, lo: Fraction, hi: Fraction) -> int:
+    """min over y in (lo, hi) of the number of preimages in (lo, hi).
+
+    The count is constant between consecutive ends of the image intervals
+    and point values, so a sweep over those values in increasing order
+    visits every value it takes on (lo, hi): at each such value and on
+    each open gap between two of them.
+    """
+    found = _fold_values(chain, lo, hi)
+    if found is None:
+        return 0
+    intervals, points = found
+    opens, closes = Counter(), Counter()
+    for (a, c), n in intervals.items():
+        opens[a] += n
+        closes[c] += n
+    keys = sorted(set(opens) | set(closes) | set(points) | {lo, hi})
+    fewest, inside = None, 0  # inside: intervals holding the gap before key
+    for k, nxt in zip(keys, keys[1:] + [None]):
+        at_k = inside - closes[k] + points[k]
+        inside += opens[k] - closes[k]
+        seen = [at_k] if lo < k < hi else []
+        if nxt is not None and k < hi and nxt > lo:
+            seen.append(inside)  # the open gap (k, nxt) meets (lo, hi)
+        for value in seen:
+            fewest = value if fewest is None else min(fewest, value)
+    return fewest
+
+
 def identified_intervals_1d(
     chain: Sequence[tuple[float, float]], lo: float = 0.0, hi: float = 1.0
 ):
-    """The disjoint input intervals the 1-D fold stack maps onto (lo, hi).
+    """The connected regions the 1-D fold stack maps onto (lo, hi).
 
     A piece x -> s x + c on (l, r) counts when its image contains (lo, hi);
     the identified region is then the preimage of (lo, hi) inside the
-    piece, an interval of length (hi - lo) / |s|. Lists at most
-    MAX_LISTED_REGIONS (count_identified_regions counts any number).
+    piece, an interval of length (hi - lo) / |s|. These are the regions
+    counted by `count_identified_pieces` (see the module docstring for how
+    they relate to `count_identified_regions`). Lists at most
+    MAX_LISTED_REGIONS.
     """
     lo_f, hi_f = _check_interval(lo, hi)
-    _check_listed(_count_1d(_chain(chain), lo_f, hi_f))
+    _check_listed(_count_pieces_1d(_chain(chain), lo_f, hi_f))
     regions = []
     for p in fold_pieces_1d(chain, lo, hi):
         (s,), (c,) = p.slope, p.intercept
@@ -451,15 +539,21 @@ def _check_listed(count: int) -> None:
         raise ValueError(
             f"there are {count} identified regions, more than "
             f"MAX_LISTED_REGIONS = {MAX_LISTED_REGIONS} to list; use "
-            "count_identified_regions for the number"
+            "count_identified_pieces for the number"
         )
 
 
-def count_identified_regions(
+def count_identified_pieces(
     layers: Sequence, lo: float = 0.0, hi: float = 1.0
 ) -> int:
-    """How many disjoint regions of (lo, hi)^d the stack h -> |W h + b| maps
-    bijectively onto (lo, hi)^d.
+    """How many linear pieces of the stack h -> |W h + b| cover (lo, hi)^d.
+
+    A linear piece is a maximal open box of (lo, hi)^d on which the stack is
+    one affine map; it counts when its image contains (lo, hi)^d, and then
+    the preimage of the box inside it is one connected region mapped
+    bijectively onto the box. This is the number of such connected
+    regions; `count_identified_regions` counts the seed's arbitrary
+    disjoint regions and can be larger (module docstring).
 
     Args:
         layers: pairs (W, b) with W of shape (d, d) and b of shape (d,)
@@ -469,7 +563,7 @@ def count_identified_regions(
     Supported W: at most one nonzero entry in every row and column
     (diagonal matrices, and permutations scaled per row; a zero row makes a
     coordinate constant, so the count is 0). Then the map is a product of d
-    one-dimensional fold stacks, one per input coordinate; an affine piece
+    one-dimensional fold stacks, one per input coordinate; a linear piece
     of a product is a product of pieces, and its image covers the box
     exactly when every factor's image covers (lo, hi). So the count is the
     product of the one-dimensional counts, each computed exactly by
@@ -481,7 +575,40 @@ def count_identified_regions(
     chains = _coordinate_chains(layers)
     count = 1 if chains else 0
     for chain in chains:
-        count *= _count_1d(chain, lo_f, hi_f)
+        count *= _count_pieces_1d(chain, lo_f, hi_f)
+    return count
+
+
+def count_identified_regions(
+    layers: Sequence, lo: float = 0.0, hi: float = 1.0
+) -> int:
+    """The largest number of disjoint regions of (lo, hi)^d that the stack
+    h -> |W h + b| maps bijectively onto (lo, hi)^d (seed 004 §3).
+
+    The regions are any disjoint subsets of the box, as in the seed's
+    definition, so the number is min over y in the box of the number of
+    preimages of y in the box (module docstring). It is at least
+    `count_identified_pieces`, which asks each region to lie in one linear
+    piece; the two agree on the seed's fold layers.
+
+    Args:
+        layers: pairs (W, b) with W of shape (d, d) and b of shape (d,)
+            (a number each for d = 1).
+        lo, hi: the box (lo, hi)^d, both the input domain and the target.
+
+    Same support as `count_identified_pieces`: W with at most one nonzero
+    entry in every row and column. The map is then a product of d 1-D fold
+    stacks, the number of preimages of y is the product of the 1-D numbers
+    of its coordinates, and since the coordinates of y vary independently
+    its minimum is the product of the 1-D minima. Each 1-D minimum is exact:
+    the stack's pieces are grouped by image interval, its cut points by
+    their value, and the count is swept over the values where it can change.
+    """
+    lo_f, hi_f = _check_interval(lo, hi)
+    chains = _coordinate_chains(layers)
+    count = 1 if chains else 0
+    for chain in chains:
+        count *= _fewest_preimages_1d(chain, lo_f, hi_f)
     return count
 
 
@@ -490,12 +617,12 @@ def identified_boxes(
 ) -> list[tuple[tuple[Fraction, Fraction], ...]]:
     """The identified regions themselves, as boxes: an interval per axis.
 
-    Same support as `count_identified_regions` (whose count is the length of
-    this list), but it lists every region, so use it for figures and small
-    cases: there are 2^(L d) of them for the seed's fold layers, and more
-    than MAX_LISTED_REGIONS are refused.
+    The connected regions counted by `count_identified_pieces` (the length
+    of this list), with the same support, but it lists every region, so use
+    it for figures and small cases: there are 2^(L d) of them for the seed's
+    fold layers, and more than MAX_LISTED_REGIONS are refused.
     """
-    _check_listed(count_identified_regions(layers, lo, hi))
+    _check_listed(count_identified_pieces(layers, lo, hi))
     chains = _coordinate_chains(layers)
     if not chains:
         return []

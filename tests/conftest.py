@@ -100,7 +100,7 @@ def pytest_generate_tests(metafunc):
 
 
 def count_regions_by_sampling(layers, n=None, *, require_cover=True):
-    """Brute-force reference for count_identified_regions, d = 1 or 2.
+    """Brute-force reference for count_identified_pieces, d = 1 or 2.
 
     Samples the midpoints of an n^d grid of (0, 1)^d, runs h -> |W h + b|
     layer by layer and groups the samples by their sign pattern (the sign of

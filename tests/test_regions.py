@@ -1,4 +1,5 @@
 import time
+from collections import Counter
 from fractions import Fraction
 
 import pytest
@@ -7,10 +8,12 @@ from conftest import count_regions_by_sampling
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import hwlib.regions as regions_module
 from hwlib.networks import FeedForwardNetwork
 from hwlib.regions import (
     abs_fold_layer,
     breakpoints_1d,
+    count_identified_pieces,
     count_identified_regions,
     count_linear_pieces_1d,
     fold_pieces_1d,
@@ -183,6 +186,7 @@ def test_counting_24_fold_layers_is_quick():
     start = time.perf_counter()
     assert count_identified_regions([abs_fold_layer(1)] * 24) == 2**24
     assert count_identified_regions([abs_fold_layer(3)] * 24) == 2 ** (24 * 3)
+    assert count_identified_pieces([abs_fold_layer(3)] * 24) == 2 ** (24 * 3)
     assert time.perf_counter() - start < 2.0  # no 2^24-piece enumeration
 
 
@@ -196,7 +200,7 @@ def test_grouped_count_equals_the_enumeration():
     ]
     for chain in chains:
         listed = identified_intervals_1d(chain)
-        assert count_identified_regions(chain) == len(listed)
+        assert count_identified_pieces(chain) == len(listed)
         assert len(fold_pieces_1d(chain)) >= len(listed)
 
 
@@ -287,6 +291,7 @@ def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_fold_layer_identifies_2_to_the_Ld_regions(L, d):
     assert count_identified_regions([abs_fold_layer(d)] * L) == 2 ** (L * d)
+    assert count_identified_pieces([abs_fold_layer(d)] * L) == 2 ** (L * d)
 
 
 def test_fold_layer_shape():
@@ -311,12 +316,13 @@ def test_fold_layer_shape():
 )
 def test_hand_derived_counts_1d(layers, expected):
     assert count_identified_regions(layers) == expected
+    assert count_identified_pieces(layers) == expected
 
 
 def test_identified_intervals_map_onto_the_box():
     chain = [(3.0, -1.0), (2.0, -1.0), (-1.5, 1.2)]
     intervals = identified_intervals_1d(chain)
-    assert len(intervals) == count_identified_regions(chain) > 0
+    assert len(intervals) == count_identified_pieces(chain) > 0
     for a, b in intervals:
         xs = torch.linspace(float(a), float(b), 101, dtype=torch.float64)
         ys = xs
@@ -362,6 +368,7 @@ SHRINK = (torch.diag(torch.tensor([3.0, 0.5])), torch.tensor([-1.0, 0.0]))
     ],
 )
 def test_multi_d_products_and_permutations(layers, expected):
+    assert count_identified_pieces(layers) == expected
     assert count_identified_regions(layers) == expected
     assert count_regions_by_sampling(layers) == expected
 
@@ -372,7 +379,7 @@ def test_sampling_reference_agrees_on_the_1d_chains():
         [(2.5, -0.7), (1.7, -0.2), (3.1, -1.4)],
         [(2.0, -1.0), (0.5, 0.0)],
     ):
-        assert count_regions_by_sampling(chain) == count_identified_regions(
+        assert count_regions_by_sampling(chain) == count_identified_pieces(
             chain
         )
 
@@ -383,7 +390,7 @@ def test_identified_boxes_list_the_counted_regions():
         [(torch.diag(torch.tensor([3.0, 2.0])), torch.tensor([-1.0, -1.0]))],
     ):
         boxes = identified_boxes(layers)
-        assert len(boxes) == count_identified_regions(layers)
+        assert len(boxes) == count_identified_pieces(layers)
         volume = sum((b[0][1] - b[0][0]) * (b[1][1] - b[1][0]) for b in boxes)
         assert 0 < volume <= 1  # disjoint boxes inside the unit square
     assert identified_boxes([(torch.zeros(2, 2), torch.zeros(2))]) == []
@@ -393,3 +400,161 @@ def test_identified_boxes_list_the_counted_regions():
         )
         == 0
     )
+
+
+# --- the two notions of identified region against brute force -----------
+#
+# The oracles below share nothing with hwlib.regions: they run the 1-D fold
+# stack t -> |w t + b| forwards point by point and invert it backwards
+# (|w t + b| = y has the solutions t = (+-y - b) / w), in exact rationals.
+
+
+def _forward(chain, x):
+    for w, b in chain:
+        x = abs(w * x + b)
+    return x
+
+
+def _preimages(chain, y):
+    """Every real x with chain(x) = y (a list; no domain restriction)."""
+    values = [y]
+    for w, b in reversed(chain):
+        values = [
+            (s * v - b) / w
+            for v in values
+            if v >= 0
+            for s in ((1,) if v == 0 else (1, -1))
+        ]
+    return values
+
+
+def _kinks(chain, lo, hi):
+    """The x in (lo, hi) where some pre-activation w_k h_(k-1) + b_k is 0."""
+    found = set()
+    for k, (w, b) in enumerate(chain):
+        found |= set(_preimages(chain[:k], -b / w))
+    return sorted(x for x in found if lo < x < hi)
+
+
+def regions_oracle(chain, lo=Fraction(0), hi=Fraction(1)):
+    """min over y in (lo, hi) of #{x in (lo, hi) : chain(x) = y}.
+
+    The count can change only at the values f takes at its kinks and at
+    lo, hi (f is continuous and monotone between kinks), so it is
+    evaluated at those values and between consecutive ones.
+    """
+    ends = [lo, *_kinks(chain, lo, hi), hi]
+    critical = sorted({_forward(chain, x) for x in ends} | {lo, hi})
+    critical = [y for y in critical if lo <= y <= hi]
+    gaps = [(a + c) / 2 for a, c in zip(critical, critical[1:])]
+    candidates = [y for y in critical if lo < y < hi] + gaps
+    return min(
+        sum(lo < x < hi for x in _preimages(chain, y)) for y in candidates
+    )
+
+
+def pieces_oracle(chain, lo=Fraction(0), hi=Fraction(1)):
+    """#{linear pieces between consecutive kinks whose image holds (lo, hi)}."""
+    ends = [lo, *_kinks(chain, lo, hi), hi]
+    count = 0
+    for a, c in zip(ends, ends[1:]):
+        fa, fc = _forward(chain, a), _forward(chain, c)
+        count += fa != fc and min(fa, fc) <= lo and max(fa, fc) >= hi
+    return count
+
+
+COUNTER_EXAMPLE = [(2.25, -1.5), (-1.25, 1.0)]
+# the minimum is taken at a single point, the image of a cut (found by a
+# search over random stacks): a counter that forgets the cut points gets 1
+POINT_MATTERS = [(1.5, -1.0), (-1.5, 0.625), (-1.5, 1.125)]
+
+
+def _exact(chain):
+    return [(Fraction(w), Fraction(b)) for w, b in chain]
+
+
+# dyadic weights: their floats are exactly these rationals
+DYADIC_W = st.builds(
+    lambda n, q: n / q,
+    st.integers(1, 12) | st.integers(-12, -1),
+    st.sampled_from([1, 2, 4, 8]),
+)
+DYADIC_B = st.integers(-16, 16).map(lambda m: m / 8)
+CHAINS = st.lists(st.tuples(DYADIC_W, DYADIC_B), min_size=1, max_size=4)
+
+
+def test_the_counter_example_of_the_two_notions():
+    """One affine piece covers (0, 1), but every y has >= 2 preimages."""
+    chain = _exact(COUNTER_EXAMPLE)
+    assert (
+        pieces_oracle(chain) == count_identified_pieces(COUNTER_EXAMPLE) == 1
+    )
+    assert regions_oracle(chain) == count_identified_regions(COUNTER_EXAMPLE)
+    assert count_identified_regions(COUNTER_EXAMPLE) == 2
+    for y in (
+        Fraction(1, 100),
+        Fraction(1, 2),
+        Fraction(7, 8),
+        Fraction(99, 100),
+    ):
+        assert sum(0 < x < 1 for x in _preimages(chain, y)) >= 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(CHAINS)
+def test_both_counts_equal_their_brute_force_oracle(chain):
+    exact = _exact(chain)
+    assert count_identified_regions(chain) == regions_oracle(exact)
+    assert count_identified_pieces(chain) == pieces_oracle(exact)
+    assert count_identified_pieces(chain) <= count_identified_regions(chain)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 3).flatmap(
+        lambda d: st.tuples(
+            st.lists(
+                CHAINS.filter(lambda c: len(c) == 2), min_size=d, max_size=d
+            ),
+            st.lists(st.permutations(range(d)), min_size=2, max_size=2),
+        )
+    )
+)
+def test_products_of_chains_with_permutations(chains_and_perms):
+    """A d-dim stack built from d known chains, coordinates permuted per
+    layer: both counts are the products of the chains' oracle counts."""
+    chains, perms = chains_and_perms
+    d = len(chains)
+    where = list(range(d))  # where[i]: the position of input coordinate i
+    layers = []
+    for step, perm in enumerate(perms):
+        w, b = torch.zeros(d, d, dtype=torch.float64), torch.zeros(d)
+        for i, chain in enumerate(chains):
+            w[perm[where[i]], where[i]], b[perm[where[i]]] = chain[step]
+            where[i] = perm[where[i]]
+        layers.append((w, b.double()))
+    regions = pieces = 1
+    for chain in chains:
+        regions *= regions_oracle(_exact(chain))
+        pieces *= pieces_oracle(_exact(chain))
+    assert count_identified_regions(layers) == regions
+    assert count_identified_pieces(layers) == pieces
+
+
+def test_the_oracle_comparisons_can_fail(monkeypatch):
+    """Mutations: each broken counter disagrees with an oracle."""
+    counter, point = _exact(COUNTER_EXAMPLE), _exact(POINT_MATTERS)
+    # counting pieces where regions are asked (the old, narrower counter)
+    assert count_identified_pieces(COUNTER_EXAMPLE) != regions_oracle(counter)
+    # counting regions where pieces are asked
+    assert count_identified_regions(COUNTER_EXAMPLE) != pieces_oracle(counter)
+    # forgetting the cut points (the sweep then misses a dip at one value)
+    assert count_identified_regions(POINT_MATTERS) == regions_oracle(point)
+    real = regions_module._fold_values
+
+    def without_points(*args):
+        intervals, _ = real(*args)
+        return intervals, Counter()
+
+    monkeypatch.setattr(regions_module, "_fold_values", without_points)
+    assert count_identified_regions(POINT_MATTERS) != regions_oracle(point)
