@@ -274,3 +274,24 @@ def test_the_allow_list_is_short_and_says_why():
     assert set(tool.ALLOWED_ON) <= {
         p.relative_to(ROOT).as_posix() for p in PAGES
     }
+
+
+def test_glue_text_glues_each_value_as_its_text(monkeypatch):
+    import myst_nb
+
+    from hwlib.book import glue_text
+
+    glued = []
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda *args, **kw: glued.append((args, kw))
+    )
+    glue_text(acc="54.7%", epochs=30, lr=0.01)
+    assert glued == [
+        (("acc", "54.7%"), {"display": False}),
+        (("epochs", "30"), {"display": False}),
+        (("lr", "0.01"), {"display": False}),
+    ]
+    with pytest.raises(TypeError, match="at least one"):
+        glue_text()
+    with pytest.raises(TypeError, match="x must be a str, int or float"):
+        glue_text(x=[1, 2])
