@@ -36,6 +36,7 @@ from .networks import (
 )
 from .regions import (
     abs_fold_layer,
+    box_orientations,
     breakpoints_1d,
     fold_pieces_1d,
     identified_boxes,
@@ -329,14 +330,13 @@ _ORIENTATION_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
 
 
 def _reversed_intervals(chain) -> list[tuple[float, float, bool]]:
-    """Identified intervals of a 1-D fold stack, each with 'is it reversed'."""
-    pieces = fold_pieces_1d(chain)
-    result = []
-    for a, c in identified_intervals_1d(chain):
-        middle = (a + c) / 2
-        (piece,) = [p for p in pieces if p.left < middle < p.right]
-        result.append((float(a), float(c), piece.slope[0] < 0))
-    return result
+    """Identified intervals of a 1-D fold stack, each with 'is it reversed'
+    (`box_orientations`, d = 1)."""
+    flips = box_orientations(chain)
+    return [
+        (float(a), float(c), rev)
+        for (a, c), (rev,) in zip(identified_intervals_1d(chain), flips)
+    ]
 
 
 def fold_explorer(max_layers: int = 4) -> go.Figure:

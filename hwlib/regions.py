@@ -523,15 +523,21 @@ def identified_intervals_1d(
     they relate to `count_identified_regions`). Lists at most
     MAX_LISTED_REGIONS.
     """
+    return [interval for interval, _ in _covering_pieces(chain, lo, hi)]
+
+
+def _covering_pieces(chain, lo: float, hi: float) -> list:
+    """(identified interval, slope of its piece), in input order."""
     lo_f, hi_f = _check_interval(lo, hi)
     _check_listed(_count_pieces_1d(_chain(chain), lo_f, hi_f))
-    regions = []
+    found = []
     for p in fold_pieces_1d(chain, lo, hi):
         (s,), (c,) = p.slope, p.intercept
         ends = sorted([s * p.left + c, s * p.right + c])
         if s != 0 and ends[0] <= lo_f and ends[1] >= hi_f:
-            regions.append(tuple(sorted([(lo_f - c) / s, (hi_f - c) / s])))
-    return regions
+            interval = tuple(sorted([(lo_f - c) / s, (hi_f - c) / s]))
+            found.append((interval, s))
+    return found
 
 
 def _check_listed(count: int) -> None:
@@ -627,4 +633,26 @@ def identified_boxes(
     if not chains:
         return []
     per_axis = (identified_intervals_1d(chain, lo, hi) for chain in chains)
+    return list(itertools.product(*per_axis))
+
+
+def box_orientations(
+    layers: Sequence, lo: float = 0.0, hi: float = 1.0
+) -> list[tuple[bool, ...]]:
+    """Which input axes the stack reverses on each identified box.
+
+    One tuple per box of `identified_boxes(layers, lo, hi)`, in that order,
+    with one bool per input axis: True where the stack's affine map on the
+    box decreases along that axis (the slope of that coordinate's 1-D fold
+    stack on its piece is negative). For d = 1 it is one bool per interval
+    of `identified_intervals_1d`. Crossing one fold line flips exactly one
+    of them, which is why the book colours boxes by it.
+    """
+    _check_listed(count_identified_pieces(layers, lo, hi))
+    chains = _coordinate_chains(layers)
+    if not chains:
+        return []
+    per_axis = (
+        [s < 0 for _, s in _covering_pieces(chain, lo, hi)] for chain in chains
+    )
     return list(itertools.product(*per_axis))

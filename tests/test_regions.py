@@ -12,6 +12,7 @@ import hwlib.regions as regions_module
 from hwlib.networks import FeedForwardNetwork
 from hwlib.regions import (
     abs_fold_layer,
+    box_orientations,
     breakpoints_1d,
     count_identified_pieces,
     count_identified_regions,
@@ -558,3 +559,42 @@ def test_the_oracle_comparisons_can_fail(monkeypatch):
 
     monkeypatch.setattr(regions_module, "_fold_values", without_points)
     assert count_identified_regions(POINT_MATTERS) != regions_oracle(point)
+
+
+def _stack(layers, x):
+    for w, b in layers:
+        w = torch.as_tensor(w, dtype=torch.float64).reshape(len(x[0]), -1)
+        x = (x @ w.T + torch.as_tensor(b, dtype=torch.float64)).abs()
+    return x
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [abs_fold_layer(2)] * 2,
+        [
+            DIAG,
+            (torch.diag(torch.tensor([-3.0, 2.0])), torch.tensor([1.5, -1.0])),
+        ],
+        [(3.0, -1.0), (2.0, -1.0), (-1.5, 1.2)],  # d = 1, numbers
+    ],
+)
+def test_box_orientations_against_the_corners(layers):
+    """A box's low corner goes to hi on a reversed axis, to lo on a kept one
+    (diagonal stacks: output axis i is input axis i)."""
+    boxes, flips = identified_boxes(layers), box_orientations(layers)
+    assert len(boxes) == len(flips) > 0
+    for box, flip in zip(boxes, flips):
+        low = torch.tensor([[float(a) for a, _ in box]], dtype=torch.float64)
+        image = _stack(layers, low)[0].tolist()
+        assert image == pytest.approx([float(f) for f in flip])
+
+
+def test_box_orientations_neighbours_differ_in_one_axis():
+    layers = [abs_fold_layer(2)] * 3
+    flips = dict(zip(identified_boxes(layers), box_orientations(layers)))
+    for a in flips:
+        for b in flips:
+            if a[0][1] == b[0][0] and a[1] == b[1]:
+                assert flips[a] == (not flips[b][0], flips[b][1])
+    assert box_orientations([(torch.zeros(2, 2), torch.zeros(2))]) == []
