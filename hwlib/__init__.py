@@ -10,10 +10,12 @@ One module per topic; each chapter of the book imports what it needs:
                  SIGN_GATE_RULES (000 Q7, 004 §2)
     backprop     the residual ReLU block's gradient by hand (000 Q8)
     nn           modules with hand-written backward passes, SGD (000 Q10)
-    data         CIFAR-10 loading, device-resident data, random crops, label
-                 noise (000 Q9-Q15, 004 §5)
-    train        the training loop of hwlib.nn MLPs and learning curves
-                 (000 Q11-Q15)
+    data         CIFAR-10 loading, device-resident data, label noise
+                 (000 Q9-Q15, 004 §5)
+    augment      random crops and flips of image batches on the device
+                 (000 Q14, 004 §6)
+    record       TrainingRecord, the figures of one training run
+    train        the training loop of hwlib.nn MLPs (000 Q11-Q15)
     models       a small CIFAR-10 CNN, trained and cached (004 §6), and
                  tiny_cnn, the random CNN the attribution checks run on
     attribution  saliency, guided backprop, Grad-CAM, fooling images, class
@@ -23,7 +25,7 @@ One module per topic; each chapter of the book imports what it needs:
     cache        where cached datasets and models live; atomic writes
     review       word counts for the paper review (004 §5)
     display      LaTeX rendering of matrices
-    plots        plotting helpers
+    plots        plotting helpers, learning curves (plot_curves)
     explorers    plotly figures with sliders for the static HTML book
 
 Modules are imported on demand (`from hwlib.gates import ...`), so importing
@@ -34,6 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "attribution",
+    "augment",
     "backprop",
     "cache",
     "check",
@@ -46,6 +49,7 @@ __all__ = [
     "networks",
     "nn",
     "plots",
+    "record",
     "regions",
     "review",
     "train",

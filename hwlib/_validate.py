@@ -253,3 +253,93 @@ def int_pair(name: str, value, *, minimum: int = 1) -> tuple[int, int]:
             f"{name} must be >= {minimum} (an int or a pair), got {value!r}"
         )
     return pair
+
+
+_KINDS = {
+    "floating": (torch.Tensor.is_floating_point, "a floating tensor"),
+    "integer": (
+        lambda t: (
+            not (t.is_floating_point() or t.is_complex())
+            and t.dtype != torch.bool
+        ),
+        "an integer tensor",
+    ),
+}
+
+
+def channels_last_hint(x: Tensor) -> str:
+    """A hint when x (4-D) looks like channels-last images (N, H, W, C)."""
+    if x.ndim == 4 and x.shape[-1] in (1, 3, 4) and min(x.shape[1:3]) > 4:
+        return (
+            f" (channels-last? use x.permute(0, 3, 1, 2) for (N, C, H, W) "
+            f"= {(x.shape[0], x.shape[3], x.shape[1], x.shape[2])})"
+        )
+    return ""
+
+
+def tensor(
+    name: str,
+    value,
+    *,
+    shape: str | None = None,
+    dtype: torch.dtype | str | None = None,
+    like: Tensor | None = None,
+    like_name: str = "the parameters",
+    convert: bool = False,
+    what: str | None = None,
+) -> Tensor:
+    """`value` as a checked tensor (sklearn's check_array, for torch).
+
+    shape: the axes, e.g. "(N, C, H, W)": the number of axes is checked,
+    and an axis written as a number ("(N, 3, H, W)") must have that size;
+    4-D images that look channels-last get a hint to permute them.
+    dtype: a torch.dtype, or "floating" / "integer" for a kind. like: a
+    tensor whose dtype and device `value` must share (called like_name in
+    the message). convert: accept what torch.as_tensor accepts (lists,
+    arrays); otherwise anything but a tensor is a TypeError. what: how
+    the messages describe the value ("name must be <what> <shape>"; by
+    default "a tensor", or "an integer tensor" for dtype="integer").
+    Returns the tensor (converted when convert=True).
+    """
+    axes = [] if shape is None else shape.strip("()").split(", ")
+    axes = [a for a in axes if a]
+    kind = _KINDS[dtype] if isinstance(dtype, str) else None
+    what = what or (kind[1] if kind else "a tensor")
+    wanted = f"{what} {shape}" if shape else what
+    if not isinstance(value, Tensor):
+        if not convert:
+            raise TypeError(
+                f"{name} must be {wanted}, got {type(value).__name__}"
+            )
+        value = as_tensor(name, value, wanted)
+    if shape is not None:
+        sizes = [int(a) if a.isdigit() else None for a in axes]
+        ok = value.ndim == len(axes) and all(
+            s is None or s == n for s, n in zip(sizes, value.shape)
+        )
+        if not ok:
+            raise ValueError(
+                f"{name} must be {wanted}, got shape {tuple(value.shape)}"
+                + (channels_last_hint(value) if len(axes) == 4 else "")
+            )
+    if kind is not None and not kind[0](value):
+        raise TypeError(f"{name} must be {wanted}, got {value.dtype}")
+    if isinstance(dtype, torch.dtype) and value.dtype != dtype:
+        raise TypeError(
+            f"{name} must be {wanted} of {dtype}, got {value.dtype}"
+        )
+    if like is not None:
+        same_dtype_and_device(name, value, like_name, like)
+    return value
+
+
+def finite(name: str, value: Tensor) -> Tensor:
+    """value (a tensor) without NaN or inf entries, or a ValueError."""
+    if value.is_floating_point() or value.is_complex():
+        bad = int((~value.isfinite()).sum())
+        if bad:
+            raise ValueError(
+                f"{name} must be finite, got {bad} NaN/inf entries "
+                f"(shape {tuple(value.shape)})"
+            )
+    return value

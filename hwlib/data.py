@@ -1,5 +1,5 @@
-"""CIFAR-10 as whole tensors on a device, and random crops there (seed 000
-Q9-Q15).
+"""CIFAR-10 as whole tensors on a device, and label noise (seed 000 Q9-Q15,
+004 §5); random crops are in `hwlib.augment`.
 
 Where the data come from, in order: the `root` argument, $HWLIB_CIFAR10,
 the folder `data/` (`~` expanded; an empty variable counts as unset). Two
@@ -14,8 +14,10 @@ layouts are read:
 
 A decoded image folder is cached (`hwlib.cache`: atomic, damaged caches
 rebuilt) next to the images, or in `hwlib.cache.cache_dir()` when that
-folder is read-only; one cache per folder, so a second load is a single
-file read. Data that fail the checks are never cached.
+folder is read-only; one cache per folder (when the images change, the
+caches hwlib wrote for the folder's older contents are deleted), so a
+second load is a single file read. Data that fail the checks are never
+cached.
 
 `DeviceData` holds the dataset on one device (uint8 images), with an
 optional validation split. Random draws follow hwlib's one rule: a
@@ -26,13 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from . import _validate
@@ -42,6 +42,7 @@ from .cache import (
     load_or_discard,
     remove_stale,
     save_atomic,
+    unexpected,
 )
 
 CIFAR10_ENV_VAR = "HWLIB_CIFAR10"
@@ -79,9 +80,6 @@ class CIFAR10:
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
-CROP_PADDING = 4
-"""Zero padding of the standard CIFAR-10 random crop (each side, pixels)."""
-
 
 def default_device() -> torch.device:
     """CUDA when a GPU is present, else the CPU."""
@@ -102,8 +100,7 @@ def same_device(a: torch.device | str, b: torch.device | str) -> bool:
 
 
 def _check_images(name: str, x: object) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
+    x = _validate.tensor(name, x)
     if x.dtype != torch.uint8:
         hint = (
             " Images already scaled to [0, 1] would be divided by 255 a "
@@ -115,16 +112,11 @@ def _check_images(name: str, x: object) -> None:
         raise TypeError(
             f"{name} must hold uint8 images (0..255), got {x.dtype}.{hint}"
         )
-    if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(
-            f"{name} must be RGB images (N, 3, H, W), got shape "
-            f"{tuple(x.shape)}"
-        )
+    _validate.tensor(name, x, shape="(N, 3, H, W)", what="RGB images")
 
 
 def _check_labels(name: str, y: object, n: int) -> None:
-    if not isinstance(y, Tensor):
-        raise TypeError(f"{name} must be a tensor, got {type(y).__name__}")
+    y = _validate.tensor(name, y)
     if y.dtype != torch.int64 or tuple(y.shape) != (n,):
         raise ValueError(
             f"{name} must be int64 labels of shape ({n},), got {y.dtype} "
@@ -438,12 +430,7 @@ def _from_cache(cache: Path, classes: tuple[str, ...], root: Path):
     if tensors is None:
         return None
     if not isinstance(tensors, dict) or set(tensors) != keys:
-        warnings.warn(
-            f"hwlib found an unexpected cache {cache}; it is removed and "
-            "rebuilt.",
-            stacklevel=3,
-        )
-        cache.unlink(missing_ok=True)
+        unexpected(cache, f"not a dict of {sorted(keys)}")
         return None
     source = f"image folders in {root} (cached)"
     return CIFAR10(**tensors, classes=classes, source=source)
@@ -455,27 +442,22 @@ def _load_image_folder(root: Path) -> CIFAR10:
     files = _image_files(root)
     cache = _cache_path(root, files)
     data = _from_cache(cache, CLASSES, root)
+    family = "cifar10/" + cache.name[:22]  # one family per folder
     if data is not None:
         try:
             _check_integrity(data, root)
-            _remove_stale_caches(cache, root)
+            remove_stale(cache.parent, cache, family.__eq__)
             return data
-        except DatasetError:
-            cache.unlink(missing_ok=True)
+        except DatasetError as error:
+            unexpected(cache, str(error).splitlines()[0])
     tensors = _decode(files)
     source = f"image folders in {root}"
     data = CIFAR10(**tensors, classes=CLASSES, source=source)
     _check_integrity(data, root)  # nothing is cached for broken data
-    if save_atomic(tensors, cache):
-        _remove_stale_caches(cache, root)
+    if save_atomic(tensors, cache, family=family):
+        # the folder's older caches: hwlib wrote them for other contents
+        remove_stale(cache.parent, cache, family.__eq__)
     return data
-
-
-def _remove_stale_caches(cache: Path, root: Path) -> None:
-    """Delete the folder's other caches (older contents, older naming)."""
-    remove_stale(cache.parent, cache.name[:22] + "-*.pt", cache)
-    if cache.parent == root:  # the older naming, one hash only
-        remove_stale(root, "hwlib-cifar10-" + "?" * 16 + ".pt", cache)
 
 
 def _check_integrity(data: CIFAR10, root: Path) -> None:
@@ -506,136 +488,6 @@ def _check_integrity(data: CIFAR10, root: Path) -> None:
         )
 
 
-def crop_offsets(
-    n: int,
-    image_size: tuple[int, int],
-    *,
-    size: int | tuple[int, int] | None = None,
-    padding: int = CROP_PADDING,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """Random crop positions for n images: (2, n) int64, rows then columns.
-
-    For images of size H x W, zero-padded by p on each side, and crops of
-    size h x w, row offsets are uniform in [0, H + 2p - h], drawn first,
-    then the column offsets, uniform in [0, W + 2p - w]. size None means
-    the image's own size; device None means the CPU; `generator` must live
-    on `device`.
-    """
-    n = _validate.integer("n", n, minimum=0)
-    height, width = image_size
-    crop_h, crop_w = _crop_size(size, image_size, padding)
-    device = _validate.device(device)
-    _validate.generator(generator, device)
-    top = torch.randint(
-        0,
-        height + 2 * padding - crop_h + 1,
-        (n,),
-        generator=generator,
-        device=device,
-    )
-    left = torch.randint(
-        0,
-        width + 2 * padding - crop_w + 1,
-        (n,),
-        generator=generator,
-        device=device,
-    )
-    return torch.stack([top, left])
-
-
-def _crop_size(size, image_size, padding) -> tuple[int, int]:
-    """(h, w) of the crops: size None -> the image's size, an int s -> (s, s),
-    a pair (h, w) as given; each at most the padded image's side."""
-    padding = _validate.integer("padding", padding, minimum=0)
-    height, width = image_size
-    if size is None:
-        return height, width
-    if isinstance(size, (tuple, list)):
-        if len(size) != 2:
-            raise ValueError(
-                f"size must be None, an int or a pair (height, width), got "
-                f"{size!r}"
-            )
-        crop = _validate.integers("size", size)
-        names = ("size[0] (the crop height)", "size[1] (the crop width)")
-    else:
-        side = _validate.integer("size", size)
-        crop = (side, side)
-        names = ("size", "size")
-    for name, want, have in zip(names, crop, (height, width)):
-        bound = have + 2 * padding
-        if want > bound:
-            raise ValueError(
-                f"cannot cut {crop[0]}x{crop[1]} crops from {height}x{width} "
-                f"images with padding {padding}: {name} must be at most "
-                f"{bound}, got {want}"
-            )
-    return crop
-
-
-def crop_at(
-    x: Tensor,
-    offsets: Tensor,
-    *,
-    size: int | tuple[int, int] | None = None,
-    padding: int = CROP_PADDING,
-) -> Tensor:
-    """Zero-pad x (N, C, H, W) by `padding` and cut, for image i, the window
-    with top-left corner offsets[:, i] of the padded image:
-
-        out[i, c, r, s] = padded[i, c, offsets[0, i] + r, offsets[1, i] + s]
-
-    for 0 <= r < h, 0 <= s < w; size None means (h, w) = (H, W)."""
-    n, c, h, w = x.shape
-    crop_h, crop_w = _crop_size(size, (h, w), padding)
-    padded = F.pad(x, (padding, padding, padding, padding))
-    rows = offsets[0][:, None] + torch.arange(crop_h, device=x.device)
-    cols = offsets[1][:, None] + torch.arange(crop_w, device=x.device)
-    images = torch.arange(n, device=x.device)[:, None, None, None]
-    channels = torch.arange(c, device=x.device)[None, :, None, None]
-    rows, cols = rows[:, None, :, None], cols[:, None, None, :]
-    return padded[images, channels, rows, cols]
-
-
-def random_crop(
-    x: Tensor,
-    size: int | tuple[int, int] | None = None,
-    padding: int = CROP_PADDING,
-    *,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """Pad a batch with zeros and cut one random window per image, on x's
-    device.
-
-    x: (N, C, H, W), any dtype; size None (the default) keeps H x W. Offsets
-    are uniform in [0, H + 2 padding - h] along each axis, drawn from
-    `generator` (which must live on x's device). This is the standard
-    CIFAR-10 augmentation (torchvision's RandomCrop(32, padding=4)); the
-    homework's own notebook, which specifies the crop, is not public.
-    """
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"random_crop expects a tensor batch (N, C, H, W), got "
-            f"{type(x).__name__}"
-        )
-    if x.ndim != 4:
-        raise ValueError(
-            f"random_crop expects a batch (N, C, H, W), got shape "
-            f"{tuple(x.shape)}"
-        )
-    offsets = crop_offsets(
-        len(x),
-        x.shape[-2:],
-        size=size,
-        padding=padding,
-        generator=generator,
-        device=x.device,
-    )
-    return crop_at(x, offsets, size=size, padding=padding)
-
-
 def corrupt_labels(
     labels: Tensor,
     fraction: float,
@@ -652,24 +504,7 @@ def corrupt_labels(
     the labels changes), as in the label-noise experiments of Zhang et al.
     (2017). `generator` must live on the labels' device.
     """
-    if not isinstance(labels, Tensor):
-        raise TypeError(
-            f"labels must be an integer tensor (N,), got "
-            f"{type(labels).__name__}"
-        )
-    if (
-        labels.is_floating_point()
-        or labels.is_complex()
-        or (labels.dtype == torch.bool)
-    ):
-        raise TypeError(
-            f"labels must be an integer tensor (N,), got {labels.dtype}"
-        )
-    if labels.ndim != 1:
-        raise ValueError(
-            f"labels must be a 1-D integer tensor (N,), got shape "
-            f"{tuple(labels.shape)}"
-        )
+    labels = _validate.tensor("labels", labels, shape="(N,)", dtype="integer")
     fraction = _validate.real("fraction", fraction, low=0, high=1)
     _validate.integer("num_classes", num_classes)
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
@@ -694,3 +529,44 @@ def corrupt_labels(
         dtype=labels.dtype,
     )
     return noisy
+
+
+def check_data(
+    data,
+    *,
+    classes: int = NUM_CLASSES,
+    classes_from: str = "CIFAR-10 has 10 classes",
+    image_size: tuple[int, int] | None = None,
+) -> DeviceData:
+    """`data` as the trainers need it: a DeviceData whose every split holds
+    images (uint8 (N, 3, H, W), with (H, W) = image_size when given) and
+    int64 labels in [0, classes); `classes_from` says, in errors, where
+    `classes` comes from. Checked again here because a DeviceData's fields
+    can be replaced after it was made."""
+    if not isinstance(data, DeviceData):
+        raise TypeError(
+            f"data must be a hwlib.data.DeviceData, got {type(data).__name__}"
+        )
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
+        if y is None:
+            continue
+        _check_images(f"data.{split}_x", x)
+        _check_labels(f"data.{split}_y", y, len(x))
+        if len(y) == 0:
+            raise ValueError(
+                f"data.{split}_x is empty; training evaluates every split"
+            )
+        if image_size is not None and tuple(x.shape[2:]) != image_size:
+            raise ValueError(
+                f"data.{split}_x must be uint8 images (N, 3, "
+                f"{image_size[0]}, {image_size[1]}), got {x.dtype} "
+                f"{tuple(x.shape)}"
+            )
+        lo, hi = (int(v) for v in torch.aminmax(y))
+        if lo < 0 or hi >= classes:
+            raise ValueError(
+                f"data.{split}_y must hold class indices 0..{classes - 1} "
+                f"({classes_from}), got values {lo}..{hi}"
+            )
+    return data

@@ -43,7 +43,6 @@ import hashlib
 import json
 import math
 import time
-import warnings
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -51,15 +50,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _validate
-from .cache import cache_dir, load_or_discard, remove_stale, save_atomic
+from .augment import shift_and_flip
+from .cache import (
+    cache_dir,
+    load_or_discard,
+    remove_stale,
+    save_atomic,
+    unexpected,
+)
 from .data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     NUM_CLASSES,
     DeviceData,
-    random_crop,
+    check_data,
 )
-from .train import TrainingRecord
+from .record import TrainingRecord
 
 # Bump when the architecture or recipe changes: old caches become stale.
 ARCHITECTURE_VERSION = "whiten-flatten-v1"
@@ -74,6 +80,13 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = self.mean.shape[1]
+        if x.ndim != 4 or x.shape[1] != channels:
+            raise ValueError(
+                f"the model's input must be images (N, {channels}, H, W) in "
+                f"[0, 1], got shape {tuple(x.shape)}"
+                + _validate.channels_last_hint(x)
+            )
         return (x - self.mean) / self.std
 
 
@@ -178,9 +191,26 @@ def tiny_cnn(seed: int = 0, *, device="cpu") -> nn.Sequential:
 
 def last_conv_block(model: nn.Sequential) -> nn.Module:
     """The layer Grad-CAM looks at: the last conv block (4x4 maps for 32x32
-    inputs).
+    inputs), i.e. the last nn.Sequential of conv layers inside `model`.
     """
-    return [m for m in model if isinstance(m, nn.Sequential)][-1]
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(
+            f"model must be an nn.Sequential such as small_cnn(), got "
+            f"{type(model).__name__}"
+        )
+    blocks = [
+        m
+        for m in model
+        if isinstance(m, nn.Sequential)
+        and any(isinstance(c, nn.Conv2d) for c in m)
+    ]
+    if not blocks:
+        raise ValueError(
+            "model has no conv block (an nn.Sequential holding nn.Conv2d "
+            "layers, as small_cnn has); for another model pass the layer "
+            "to Grad-CAM yourself, e.g. its last nn.Conv2d"
+        )
+    return blocks[-1]
 
 
 @torch.no_grad()
@@ -294,26 +324,20 @@ class CNNSettings:
         )
 
 
-def images_as_float(x: Tensor) -> Tensor:
-    """uint8 images -> float in [0, 1]."""
-    return x.float() / 255
+def images_as_float(x: Tensor, name: str = "x") -> Tensor:
+    """uint8 images (N, 3, H, W) -> float32 in [0, 1] (x / 255).
 
-
-def augment(
-    x: Tensor, translate: int, *, generator: torch.Generator | None = None
-) -> Tensor:
-    """Random translation by up to `translate` pixels (zero fill) and a random
-    flip.
-
-    Each image is shifted by (dy, dx), each uniform in [-translate,
-    translate] (`hwlib.data.random_crop` with padding=translate), then
-    mirrored left-right with probability 1/2; `generator` lives on x's
-    device.
+    Float images are refused: they may already be in [0, 1], and dividing
+    them by 255 again would give near-black images without a word.
     """
-    if translate:
-        x = random_crop(x, padding=translate, generator=generator)
-    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
+    x = _validate.tensor(name, x, shape="(N, 3, H, W)", what="uint8 images")
+    if x.dtype != torch.uint8:
+        raise TypeError(
+            f"{name} must be uint8 images (0..255), got {x.dtype}; float "
+            "images may already be in [0, 1] and would be divided by 255 "
+            "again: pass (x * 255).round().to(torch.uint8)"
+        )
+    return x.float() / 255
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -340,6 +364,13 @@ def evaluate_cnn(
     _validate.boolean("tta", tta)
     _validate.boolean("bf16", bf16)
     _validate.integer("batch_size", batch_size)
+    images_as_float(x[:1])  # checks x
+    y = _validate.tensor("y", y, shape="(N,)", dtype=torch.int64)
+    if len(y) != len(x) or len(y) == 0:
+        raise ValueError(
+            f"x and y must hold the same number N >= 1 of images and "
+            f"labels, got {len(x)} and {len(y)}"
+        )
     was_training = model.training
     model.eval()
     loss, correct = 0.0, 0
@@ -356,33 +387,8 @@ def evaluate_cnn(
     return loss / len(y), correct / len(y)
 
 
-def _check_data(data) -> None:
-    if not isinstance(data, DeviceData):
-        raise TypeError(
-            f"data must be a DeviceData, got {type(data).__name__}"
-        )
-    for split in ("train", "test"):
-        x, y = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
-        if (
-            x.dtype != torch.uint8
-            or x.ndim != 4
-            or tuple(x.shape[1:]) != (3, 32, 32)
-        ):
-            raise ValueError(
-                f"data.{split}_x must be uint8 images (N, 3, 32, 32), got "
-                f"{x.dtype} {tuple(x.shape)}"
-            )
-        if len(y) != len(x) or len(y) == 0:
-            raise ValueError(
-                f"data.{split}_y must hold one label per image "
-                f"(N = {len(x)} > 0), "
-                f"got {len(y)}"
-            )
-        if y.dtype != torch.int64 or y.min() < 0 or y.max() >= NUM_CLASSES:
-            raise ValueError(
-                f"data.{split}_y must be int64 labels in [0, {NUM_CLASSES}), "
-                f"got {y.dtype} in [{int(y.min())}, {int(y.max())}]"
-            )
+def _check_data(data) -> DeviceData:
+    return check_data(data, image_size=(32, 32))
 
 
 def _settings_for(settings, device) -> CNNSettings:
@@ -488,7 +494,7 @@ def _train_epoch(model, ema, optimizer, schedule, data, settings, generator):
     decay = settings.ema_decay
     for i in range(0, len(order), settings.batch_size):
         index = order[i : i + settings.batch_size]
-        x = augment(
+        x = shift_and_flip(
             data.train_x[index], settings.translate, generator=generator
         )
         x = images_as_float(x).contiguous(memory_format=torch.channels_last)
@@ -536,10 +542,14 @@ def load_or_train_cnn(
     """The CNN from the cache if data and settings are unchanged, else trained.
 
     The cache file, cnn-<key>.pt in hwlib.cache.cache_dir(), is keyed by every
-    image, label and setting. It is written atomically; a damaged one is
-    reported, removed and retrained; when it cannot be written, a warning is
-    given and the trained model is still returned; older cnn-*.pt files are
-    removed. record.from_cache says where the model came from.
+    image, label and setting, so other settings' models stay cached beside
+    it. It is written atomically; a damaged one is reported, removed and
+    retrained; one that loads but does not fit is reported and left as is;
+    when it cannot be written, a warning is given and the trained model is
+    still returned. Of the other files, only those hwlib wrote for an older
+    ARCHITECTURE_VERSION are removed (see `hwlib.cache`): a user's own
+    cnn-*.pt is never touched. record.from_cache says where the model came
+    from.
     """
     _check_data(data)
     device = data.device
@@ -550,17 +560,18 @@ def load_or_train_cnn(
         loaded = _from_saved(saved, settings, device)
         if loaded is not None:
             return loaded
-        warnings.warn(
-            f"hwlib found a cache {path} that does not fit the model; "
-            "it is removed and the model retrained.",
-            stacklevel=2,
-        )
-        path.unlink(missing_ok=True)
+        unexpected(path, "it does not fit the model; the model is retrained")
     model, record = train_cnn(data, settings)
     entry = {
         "state_dict": model.state_dict(),
         "record": {f.name: getattr(record, f.name) for f in fields(record)},
     }
-    if save_atomic(entry, path):
-        remove_stale(path.parent, "cnn-*.pt", keep=path)
+    family = f"cnn/{ARCHITECTURE_VERSION}"
+    if save_atomic(entry, path, family=family):
+        remove_stale(path.parent, path, _older_cnn(family))
     return model, record
+
+
+def _older_cnn(family: str):
+    """Whether a cache family is a CNN of another ARCHITECTURE_VERSION."""
+    return lambda other: other.startswith("cnn/") and other != family

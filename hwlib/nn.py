@@ -27,11 +27,7 @@ from . import _validate
 
 def _batch(name: str, x, width: int, like: Tensor) -> Tensor:
     """x as a batch (N, width) with the dtype and device of `like`."""
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of shape (N, {width}), got "
-            f"{type(x).__name__}"
-        )
+    x = _validate.tensor(name, x, what=f"a torch.Tensor of shape (N, {width})")
     if x.ndim == 1 and x.shape[0] == width:
         raise ValueError(
             f"{name} has shape {tuple(x.shape)}: the batch dimension is "
@@ -57,11 +53,9 @@ def _cached(module: Module, attribute: str):
 
 
 def _same_shape(grad_output, expected: tuple, module: str) -> Tensor:
-    if not isinstance(grad_output, Tensor):
-        raise TypeError(
-            f"grad_output must be a torch.Tensor, got "
-            f"{type(grad_output).__name__}"
-        )
+    grad_output = _validate.tensor(
+        "grad_output", grad_output, what="a torch.Tensor"
+    )
     if tuple(grad_output.shape) != expected:
         raise ValueError(
             f"{module}.backward: grad_output must have the shape of the last "
@@ -145,8 +139,7 @@ class ReLU(Module):
         self.mask: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating tensor, got {x!r:.60}")
+        x = _validate.tensor("x", x, dtype="floating")
         self.mask = x > 0
         return x * self.mask
 
@@ -162,7 +155,8 @@ class CrossEntropyLoss(Module):
     """Mean softmax cross-entropy of logits (N, C) against targets (N,).
 
     Targets are integer class indices in [0, C). Stable for large logits:
-    log softmax(z) = z - logsumexp(z).
+    log softmax(z) = z - logsumexp(z). NaN or infinite logits are refused
+    (NonFiniteLogitsError): they would make the loss NaN silently.
     """
 
     def __init__(self) -> None:
@@ -184,13 +178,15 @@ class CrossEntropyLoss(Module):
         return "CrossEntropyLoss()"
 
 
+class NonFiniteLogitsError(ValueError):
+    """CrossEntropyLoss got NaN or infinite logits (training diverged)."""
+
+
 def _logits_and_target(logits, target) -> None:
-    """logits (N, C) floating with N, C >= 1; target (N,) int64 in [0, C)."""
+    """logits (N, C) floating and finite with N, C >= 1; target (N,) int64
+    in [0, C)."""
     for name, t in (("logits", logits), ("target", target)):
-        if not isinstance(t, Tensor):
-            raise TypeError(
-                f"{name} must be a torch.Tensor, got {type(t).__name__}"
-            )
+        _validate.tensor(name, t, what="a torch.Tensor")
     if logits.ndim != 2 or target.shape != (logits.shape[0],):
         raise ValueError(
             f"need logits (N, C) and target (N,), got logits "
@@ -213,6 +209,12 @@ def _logits_and_target(logits, target) -> None:
         raise ValueError(
             f"target must be class indices in [0, {logits.shape[1]}), "
             f"got values from {lo} to {hi}"
+        )
+    bad = int((~logits.isfinite()).sum())
+    if bad:
+        raise NonFiniteLogitsError(
+            f"logits must be finite, got {bad} NaN/inf entries (shape "
+            f"{tuple(logits.shape)}); a diverged run? try a smaller lr"
         )
 
 

@@ -7,6 +7,7 @@ import torch
 
 from . import _validate
 from .networks import FeedForwardNetwork
+from .record import TrainingRecord
 from .regions import (
     _chain,
     breakpoints_1d,
@@ -185,3 +186,58 @@ def plot_fold_2d(
     ax.set_aspect("equal")
     ax.set_title(title or f"{len(boxes)} regions", fontsize=9)
     return ax
+
+
+def plot_curves(
+    records: dict[str, TrainingRecord], axes=None, *, held_out: str = "test"
+):
+    """Loss and accuracy per epoch, train (dashed) and held-out (solid), one
+    colour per run; held_out names the split drawn solid: "test" or "val"
+    (the validation split, for choices that must not see the test set)."""
+    if held_out not in ("test", "val"):
+        raise ValueError(f"held_out must be 'test' or 'val', got {held_out!r}")
+    _check_records(records)
+    for name, r in records.items():
+        if not getattr(r, f"{held_out}_loss"):
+            raise ValueError(f"held_out={held_out!r}: run {name!r} has none")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (name, r), colour in zip(records.items(), colours):
+        loss, acc = (getattr(r, f"{held_out}_{k}") for k in ("loss", "acc"))
+        epochs = range(1, len(loss) + 1)
+        pairs = ((axes[0], r.train_loss, loss), (axes[1], r.train_acc, acc))
+        for ax, train, test in pairs:
+            if train:
+                ax.plot(
+                    epochs, train, "--", color=colour, label=f"{name}: train"
+                )
+            label = f"{name}: {'validation' if held_out == 'val' else 'test'}"
+            ax.plot(epochs, test, "-", color=colour, label=label)
+    axes[0].set_ylabel("cross-entropy loss")
+    axes[1].set_ylabel("accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return axes
+
+
+def _check_records(records) -> None:
+    """records is a nonempty {name: TrainingRecord}."""
+    if isinstance(records, TrainingRecord):
+        raise TypeError(
+            "records must be a dict {name: TrainingRecord}, got one "
+            "TrainingRecord; use plot_curves({'run': record})"
+        )
+    if not isinstance(records, dict) or not records:
+        raise TypeError(
+            "records must be a nonempty dict {name: TrainingRecord}, got "
+            f"{records!r:.80}"
+        )
+    for name, r in records.items():
+        if not isinstance(r, TrainingRecord):
+            raise TypeError(
+                f"records[{name!r}] must be a TrainingRecord, got "
+                f"{type(r).__name__}"
+            )

@@ -17,40 +17,34 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass
 
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import _validate
-from .data import (
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    CROP_PADDING,
-    DeviceData,
-    crop_at,
-    crop_offsets,
-)
-from .nn import SGD, CrossEntropyLoss, Module, mlp
+from .augment import CROP_PADDING, crop_at, crop_offsets
+from .data import CIFAR10_MEAN, CIFAR10_STD, DeviceData, check_data
+from .nn import SGD, CrossEntropyLoss, Module, NonFiniteLogitsError, mlp
+from .record import TrainingRecord
 
 __all__ = [
     "TrainSettings",
-    "TrainingRecord",
     "fit",
     "train_epoch",
     "train_step",
     "epoch_batches",
     "evaluate",
     "normalize",
-    "plot_curves",
 ]
 
 
 def normalize(x: Tensor) -> Tensor:
     """uint8 (N, 3, H, W) -> float32 (N, 3*H*W): scale to [0, 1], standardise
     per channel, flatten (the MLP's input)."""
+    x = _validate.tensor("x", x, shape="(N, 3, H, W)", what="uint8 images")
     if x.dtype != torch.uint8:
         raise TypeError(
             f"normalize expects uint8 images (0..255), got {x.dtype}; "
@@ -86,38 +80,6 @@ class TrainSettings:
         object.__setattr__(self, "sizes", sizes)
         _validate.sgd_fields(self)
         _validate.boolean("augment", self.augment)
-
-
-@dataclass(kw_only=True)
-class TrainingRecord:
-    """One training run, MLP or CNN: settings and per-epoch figures.
-
-    Losses and accuracies are lists with one entry per epoch; `val_*` are
-    empty without a validation split, `train_*` may be empty for the CNN.
-    """
-
-    settings: dict
-    device: str
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    from_cache: bool = False
-
-    @property
-    def seconds(self) -> float:
-        """Training time of the whole run (sum over the epochs)."""
-        return sum(self.epoch_seconds)
-
-    @property
-    def final_test_acc(self) -> float:
-        """Test accuracy after the last epoch."""
-        if not self.test_acc:
-            raise ValueError("this record holds no epochs")
-        return self.test_acc[-1]
 
 
 def _epoch_draws(
@@ -388,35 +350,37 @@ class _GraphEpoch:
 
 
 def _check_data(data: DeviceData, settings: TrainSettings) -> None:
-    if not isinstance(data, DeviceData):
-        raise TypeError(
-            f"data must be a hwlib.data.DeviceData, got {type(data).__name__}"
-        )
     if not isinstance(settings, TrainSettings):
         raise TypeError(
             f"settings must be a TrainSettings, got {type(settings).__name__}"
         )
+    classes = settings.sizes[-1]
+    check_data(
+        data, classes=classes, classes_from=f"settings.sizes[-1] = {classes}"
+    )
     width = data.train_x[0].numel()
     if settings.sizes[0] != width:
         raise ValueError(
             f"settings.sizes[0] = {settings.sizes[0]} but the images have "
             f"{width} values (3 x H x W)"
         )
-    classes = settings.sizes[-1]
-    for split in ("train", "val", "test"):
-        y = getattr(data, f"{split}_y")
-        if y is None:
-            continue
-        if len(y) == 0:
-            raise ValueError(
-                f"data.{split}_x is empty; fit evaluates on it every epoch"
-            )
-        if y.min() < 0 or y.max() >= classes:
-            raise ValueError(
-                f"{split}_y must hold class indices 0..{classes - 1} "
-                f"(settings.sizes[-1] = {classes}), got values "
-                f"{int(y.min())}..{int(y.max())}"
-            )
+
+
+DIVERGED = 100.0
+"""A training loss above DIVERGED * log(classes) (100 times a uniform
+guess's loss) counts as diverged."""
+
+
+def _diverged(loss: float, classes: int) -> bool:
+    return not math.isfinite(loss) or loss > DIVERGED * math.log(classes)
+
+
+def _warn_diverged(epoch: int, loss: float, settings) -> None:
+    warnings.warn(
+        f"training diverged at epoch {epoch} (training loss {loss:.3g}); "
+        f"the record stops there. Try a smaller lr than {settings.lr}.",
+        stacklevel=3,
+    )
 
 
 def fit(
@@ -435,6 +399,10 @@ def fit(
 
     fast: True runs the CUDA-graph path (needs the data on a GPU), False the
     eager loop, None (default) the fast path exactly when on a GPU.
+
+    A run whose training loss becomes NaN/inf or explodes (above
+    DIVERGED * log(classes)) stops with a warning; the record holds the
+    epochs before it.
     """
     settings = TrainSettings() if settings is None else settings
     _check_data(data, settings)
@@ -456,6 +424,7 @@ def fit(
         weight_decay=settings.weight_decay,
     )
     record = TrainingRecord(settings=asdict(settings), device=str(device))
+    classes = settings.sizes[-1]
     graph = None
     desc = "augmented" if settings.augment else "plain"
     bar = tqdm(range(settings.epochs), disable=not progress, desc=desc)
@@ -478,16 +447,22 @@ def fit(
             )
             train = graph.run(inputs, labels)
         else:
-            train = train_epoch(
-                model,
-                loss_fn,
-                optimizer,
-                data.train_x,
-                data.train_y,
-                settings.batch_size,
-                generator=generator,
-                augment=settings.augment,
-            )
+            try:
+                train = train_epoch(
+                    model,
+                    loss_fn,
+                    optimizer,
+                    data.train_x,
+                    data.train_y,
+                    settings.batch_size,
+                    generator=generator,
+                    augment=settings.augment,
+                )
+            except NonFiniteLogitsError:
+                train = (math.nan, math.nan)
+        if _diverged(train[0], classes):
+            _warn_diverged(len(record.epoch_seconds) + 1, train[0], settings)
+            break
         results = {"train": train}
         if data.val_x is not None:
             results["val"] = evaluate(model, loss_fn, data.val_x, data.val_y)
@@ -500,30 +475,3 @@ def fit(
             train_acc=f"{train[1]:.3f}", test_acc=f"{record.test_acc[-1]:.3f}"
         )
     return model, record
-
-
-def plot_curves(records: dict[str, TrainingRecord], axes=None):
-    """Loss and accuracy per epoch, train (dashed) and test (solid), one
-    colour per run."""
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for (name, r), colour in zip(records.items(), colours):
-        epochs = range(1, len(r.test_loss) + 1)
-        pairs = (
-            (axes[0], r.train_loss, r.test_loss),
-            (axes[1], r.train_acc, r.test_acc),
-        )
-        for ax, train, test in pairs:
-            if train:
-                ax.plot(
-                    epochs, train, "--", color=colour, label=f"{name}: train"
-                )
-            ax.plot(epochs, test, "-", color=colour, label=f"{name}: test")
-    axes[0].set_ylabel("cross-entropy loss")
-    axes[1].set_ylabel("accuracy")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    return axes

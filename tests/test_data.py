@@ -9,19 +9,17 @@ from conftest import needs_cuda
 from PIL import Image
 
 from hwlib import data as hwdata
+from hwlib.augment import random_crop
+from hwlib.cache import save_atomic
 from hwlib.data import (
     CIFAR10,
     CIFAR10_ENV_VAR,
     CLASSES,
-    CROP_PADDING,
     NUM_CLASSES,
     DatasetError,
     DeviceData,
     corrupt_labels,
-    crop_at,
-    crop_offsets,
     load_cifar10,
-    random_crop,
     resolve_root,
     same_device,
 )
@@ -100,7 +98,6 @@ def test_empty_variable_neither_creates_data_nor_downloads(
 def test_constants_name_the_variable_and_the_classes():
     assert CIFAR10_ENV_VAR == "HWLIB_CIFAR10"
     assert NUM_CLASSES == len(CLASSES) == 10
-    assert CROP_PADDING == 4
 
 
 # --- decoding, labels, caches ------------------------------------------------
@@ -353,91 +350,6 @@ def test_generator_on_the_wrong_device_is_refused_everywhere():
         random_crop(x.cpu(), 8, generator=torch.Generator(device="cuda"))
 
 
-# --- random crops ---
-
-
-def test_random_crop_cuts_windows_of_the_zero_padded_image(device):
-    g = torch.Generator(device=device).manual_seed(0)
-    x = torch.randint(
-        1, 256, (16, 3, 32, 32), dtype=torch.uint8, device=device, generator=g
-    )
-    crops = random_crop(x, generator=g)
-    assert crops.shape == x.shape and crops.dtype == x.dtype
-    assert same_device(crops.device, x.device)
-    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
-    offsets = set()
-    for i in range(len(x)):  # brute force: exactly one window matches
-        matches = [
-            (t, l)
-            for t in range(9)
-            for l in range(9)
-            if torch.equal(padded[i, :, t : t + 32, l : l + 32], crops[i])
-        ]
-        assert len(matches) == 1
-        offsets.add(matches[0])
-    assert len(offsets) > 8  # one offset per image, not one per batch
-
-
-def test_random_crop_is_crop_at_of_crop_offsets():
-    x = torch.rand(5, 3, 32, 32)
-    a = random_crop(x, 28, 2, generator=torch.Generator().manual_seed(3))
-    offsets = crop_offsets(
-        5,
-        (32, 32),
-        size=28,
-        padding=2,
-        generator=torch.Generator().manual_seed(3),
-    )
-    assert offsets.shape == (2, 5) and offsets.max() <= 36 - 28
-    assert torch.equal(a, crop_at(x, offsets, size=28, padding=2))
-    b = random_crop(x, 28, 2, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(a, b)
-
-
-@pytest.mark.parametrize(
-    "image_size, size, padding",
-    [((32, 32), None, 4), ((8, 16), (6, 10), 2), ((5, 3), 3, 1)],
-    ids=["32x32 default", "8x16 cut 6x10 padding 2", "5x3 cut 3 padding 1"],
-)
-def test_crop_offsets_are_uniform_over_every_shift(image_size, size, padding):
-    """Each axis takes every value 0..H + 2p - h (0..2p for crops of the
-    image's size), each about equally often; counted over 20,000 draws
-    (fixed seed). Rows follow the height, columns the width."""
-    n = 20_000
-    g = torch.Generator().manual_seed(0)
-    offsets = crop_offsets(
-        n, image_size, size=size, padding=padding, generator=g
-    )
-    assert offsets.shape == (2, n) and offsets.dtype == torch.int64
-    crop = image_size if size is None else size
-    crop = (crop, crop) if isinstance(crop, int) else crop
-    for axis in range(2):
-        shifts = image_size[axis] + 2 * padding - crop[axis] + 1
-        counts = torch.bincount(offsets[axis], minlength=shifts)
-        assert len(counts) == shifts  # no offset beyond the last shift
-        expected = n / shifts  # the spread is about sqrt(expected)
-        assert (counts - expected).abs().max() < 0.1 * expected, counts
-
-
-def test_crop_bounds_follow_each_axis_of_non_square_images():
-    x = torch.rand(2, 3, 8, 16)  # padded: 16 x 24
-    assert random_crop(x, (16, 24)).shape == (2, 3, 16, 24)
-
-
-def test_crops_keep_the_image_size_by_default():
-    """random_crop, crop_at and crop_offsets all default to the image's own
-    size and to CROP_PADDING, for any image size (here 8x8)."""
-    x = torch.rand(3, 3, 8, 8)
-    g = torch.Generator().manual_seed(0)
-    assert random_crop(x, generator=g).shape == x.shape
-    offsets = crop_offsets(3, (8, 8), generator=g)
-    assert offsets.max() <= 2 * CROP_PADDING
-    assert crop_at(x, offsets).shape == x.shape
-    a = random_crop(x, generator=torch.Generator().manual_seed(1))
-    b = random_crop(x, 8, 4, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(a, b)
-
-
 # --- label noise ---
 
 
@@ -459,11 +371,6 @@ def test_corrupt_labels_replaces_the_requested_fraction(device):
 
 
 LABELS = torch.tensor([0, 3, 9, 1])
-X8x16 = torch.rand(2, 3, 8, 16)  # padded: 16 x 24
-
-
-def crop(**kwargs):
-    return random_crop(torch.rand(4, 3, 32, 32), **kwargs)
 
 
 def from_cifar(*args, **kwargs):
@@ -524,48 +431,6 @@ BAD_INPUTS = [
         TypeError, "positional argument"),
     ("from_cifar: unknown device", lambda: DeviceData.from_cifar(fake_cifar(), "gpu"),
         ValueError, "device must be a torch.device or a name such as 'cpu' or 'cuda', got 'gpu'"),
-    ("crop_offsets: generator an int", lambda: crop_offsets(2, (32, 32), generator=0),
-        TypeError, "generator must be a torch.Generator or None, got int"),
-    ("crop_offsets: a CPU generator for CUDA (checked before drawing)", lambda: crop_offsets(2, (32, 32), generator=torch.Generator(), device="cuda"),
-        ValueError, "generator is on cpu but draws tensors on cuda"),
-    ("crop_offsets: unknown device", lambda: crop_offsets(2, (32, 32), device="gpu"),
-        ValueError, "device must be a torch.device or a name"),
-    ("random_crop: larger than the padded image", lambda: crop(size=48),
-        ValueError, "cannot cut 48x48 crops from 32x32 images with padding 4: size must be at most 40, got 48"),
-    ("random_crop: one pixel too large", lambda: crop(size=41),
-        ValueError, "size must be at most 40, got 41"),
-    ("random_crop: too wide", lambda: crop(size=(30, 41)),
-        ValueError, "size[1] (the crop width) must be at most 40, got 41"),
-    ("random_crop: too high", lambda: crop(size=(41, 30)),
-        ValueError, "size[0] (the crop height) must be at most 40, got 41"),
-    ("random_crop: a triple", lambda: crop(size=(4, 4, 1)),
-        ValueError, "size must be None, an int or a pair (height, width), got (4, 4, 1)"),
-    ("random_crop: a float height", lambda: crop(size=(4.0, 4)),
-        TypeError, "size[0] must be an int >= 1, got 4.0 (float)"),
-    ("random_crop: size a string", lambda: crop(size="32"),
-        TypeError, "size must be an int >= 1, got '32' (str)"),
-    ("random_crop: size 0", lambda: crop(size=0),
-        ValueError, "size must be an int >= 1, got 0"),
-    ("random_crop: negative padding", lambda: crop(padding=-1),
-        ValueError, "padding must be an int >= 0, got -1"),
-    ("random_crop: padding a float", lambda: crop(padding=2.0),
-        TypeError, "padding must be an int >= 0, got 2.0 (float)"),
-    ("random_crop: generator a string", lambda: crop(generator="seed"),
-        TypeError, "generator must be a torch.Generator or None, got str"),
-    ("random_crop: generator positional", lambda: random_crop(torch.rand(2, 3, 32, 32), 32, 4, torch.Generator()),
-        TypeError, "positional argument"),
-    ("crop_at: size positional", lambda: crop_at(torch.rand(2, 3, 8, 8), torch.zeros(2, 2, dtype=torch.long), 4),
-        TypeError, "positional argument"),
-    ("random_crop: one image, no batch", lambda: random_crop(torch.rand(3, 32, 32)),
-        ValueError, "random_crop expects a batch (N, C, H, W), got shape (3, 32, 32)"),
-    ("random_crop: a numpy batch", lambda: random_crop(np.zeros((1, 3, 8, 8))),
-        TypeError, "random_crop expects a tensor batch (N, C, H, W), got ndarray"),
-    ("random_crop: too wide for a non-square image", lambda: random_crop(X8x16, (8, 30)),
-        ValueError, "size[1] (the crop width) must be at most 24, got 30"),
-    ("random_crop: too high for a non-square image", lambda: random_crop(X8x16, (17, 8)),
-        ValueError, "size[0] (the crop height) must be at most 16, got 17"),
-    ("random_crop: an int crop is square, the shorter side bounds", lambda: random_crop(X8x16, 20),
-        ValueError, "size must be at most 16, got 20"),
     ("corrupt_labels: fraction above 1", lambda: corrupt_labels(LABELS, 1.5),
         ValueError, "fraction must be a finite number in [0, 1], got 1.5"),
     ("corrupt_labels: negative fraction", lambda: corrupt_labels(LABELS, -0.1),
@@ -587,7 +452,7 @@ BAD_INPUTS = [
     ("corrupt_labels: float labels", lambda: corrupt_labels(LABELS.float(), 0.5),
         TypeError, "labels must be an integer tensor (N,), got torch.float32"),
     ("corrupt_labels: 2-D labels", lambda: corrupt_labels(LABELS[None], 0.5),
-        ValueError, "labels must be a 1-D integer tensor (N,), got shape (1, 4)"),
+        ValueError, "labels must be an integer tensor (N,), got shape (1, 4)"),
     ("corrupt_labels: a list", lambda: corrupt_labels([0, 1], 0.5),
         TypeError, "labels must be an integer tensor (N,), got list"),
     ("corrupt_labels: num_classes positional", lambda: corrupt_labels(LABELS, 0.5, 10),
@@ -621,21 +486,26 @@ def test_real_cifar10_loads_and_second_load_is_fast(cifar_root):
     assert torch.equal(again.test_x, data.test_x)
 
 
-def test_older_single_hash_cache_in_the_folder_is_replaced(
+def test_files_hwlib_did_not_write_in_the_folder_are_left_alone(
     tmp_path, small_cifar
 ):
+    """An older naming's cache, or a user's file that looks like a stale
+    cache: hwlib has no record of writing them, so they stay."""
     root = make_image_folder(tmp_path)
-    (root / "hwlib-cifar10-0123456789abcdef.pt").write_bytes(b"old")
     load_cifar10(root)
-    assert len(caches(root)) == 1
-    assert "0123456789abcdef" not in caches(root)[0]
+    (keep,) = caches(root)
+    foreign = ["hwlib-cifar10-0123456789abcdef.pt", keep[:22] + "-mine.pt"]
+    for name in foreign:
+        (root / name).write_bytes(b"old")
+    assert "cached" in load_cifar10(root).source
+    assert caches(root) == sorted([keep, *foreign])
 
 
-def test_stale_caches_go_on_a_cache_hit_too(tmp_path, small_cifar):
+def test_stale_caches_hwlib_wrote_go_on_a_cache_hit_too(tmp_path, small_cifar):
     root = make_image_folder(tmp_path)
     load_cifar10(root)
     (keep,) = caches(root)
     stale = root / (keep[:22] + "-0000000000000000.pt")
-    stale.write_bytes(b"old contents")
+    save_atomic({"v": 1}, stale, family="cifar10/" + keep[:22])  # on record
     assert "cached" in load_cifar10(root).source
     assert caches(root) == [keep]

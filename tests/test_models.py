@@ -10,10 +10,10 @@ from torch import nn
 from hwlib import data as hwdata
 from hwlib import models
 from hwlib.attribution import grad_cam
+from hwlib.cache import MANIFEST, save_atomic
 from hwlib.data import DeviceData
 from hwlib.models import (
     CNNSettings,
-    augment,
     conv_block,
     evaluate_cnn,
     last_conv_block,
@@ -160,19 +160,6 @@ def test_conv_block_names_its_channels_like_torch():
     assert block(torch.rand(2, 3, 8, 8)).shape == (2, 5, 4, 4)
 
 
-def test_augment_flips_or_keeps_each_image():
-    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
-    g = torch.Generator().manual_seed(0)
-    out = augment(x, 2, generator=g)
-    assert out.shape == x.shape and out.dtype == x.dtype
-    # translate=0: each image is either itself or its mirror image
-    out = augment(x, 0, generator=g)
-    flipped = [torch.equal(a, b.flip(2)) for a, b in zip(out, x)]
-    kept = [torch.equal(a, b) for a, b in zip(out, x)]
-    assert all(f != k for f, k in zip(flipped, kept))
-    assert any(flipped) and any(kept)
-
-
 def test_settings_presets_and_types():
     assert CNNSettings.for_device("cpu") == CNNSettings()
     assert CNNSettings.for_device(torch.device("cuda")).widths == (
@@ -221,12 +208,54 @@ def test_cache_hit_miss_and_keys(tmp_path, monkeypatch, toy_data):
     torch.testing.assert_close(model(x), again(x))
     other = dataclasses.replace(TINY, epochs=1)
     assert not load_or_train_cnn(data, other)[1].from_cache  # other key
-    assert len(list(tmp_path.glob("cnn-*.pt"))) == 1  # the stale one went
+    assert len(list(tmp_path.glob("cnn-*.pt"))) == 2  # both settings kept
+    assert load_or_train_cnn(data, TINY)[1].from_cache
     changed = DeviceData(
         data.train_x.clone(), data.train_y, data.test_x, data.test_y
     )
     changed.train_x[0, 0, 0, 0] += 1
     assert not load_or_train_cnn(changed, other)[1].from_cache
+
+
+def test_only_older_versions_hwlib_wrote_are_removed(
+    tmp_path, monkeypatch, toy_data
+):
+    """A user's cnn-my-best-model.pt and a cnn-*.pt hwlib has no record of
+    survive a training run; a cache hwlib wrote for an older
+    ARCHITECTURE_VERSION is removed."""
+    monkeypatch.setenv("HWLIB_CACHE", str(tmp_path))
+    mine = tmp_path / "cnn-my-best-model.pt"
+    torch.save({"mine": torch.ones(3)}, mine)
+    unrecorded = tmp_path / "cnn-00000000000000000000.pt"
+    unrecorded.write_bytes(b"x")
+    older = tmp_path / "cnn-11111111111111111111.pt"
+    save_atomic({"v": 1}, older, family="cnn/whiten-flatten-v0")
+    _, record = load_or_train_cnn(toy_data(120, n_test=20), TINY)
+    assert not older.exists()
+    assert torch.equal(torch.load(mine)["mine"], torch.ones(3))
+    assert unrecorded.read_bytes() == b"x"
+    assert len(list(tmp_path.glob("cnn-*.pt"))) == 3
+
+
+def test_a_cache_that_does_not_fit_is_reported_and_kept(
+    tmp_path, monkeypatch, toy_data
+):
+    """It loads (a whole file) but is not this model's: reported, retrained,
+    and, as hwlib did not write it, left as it is (not overwritten)."""
+    monkeypatch.setenv("HWLIB_CACHE", str(tmp_path))
+    data = toy_data(120, n_test=20)
+    load_or_train_cnn(data, TINY)
+    (path,) = tmp_path.glob("cnn-*.pt")
+    path.unlink()
+    (tmp_path / MANIFEST).unlink()  # no record of writing it
+    torch.save({"state_dict": {}, "record": {}}, path)  # a user's file
+    with pytest.warns(UserWarning) as caught:
+        _, record = load_or_train_cnn(data, TINY)
+    messages = " ".join(str(w.message) for w in caught)
+    assert f"unexpected cache {path}" in messages
+    assert "a file hwlib did not write" in messages
+    assert not record.from_cache
+    assert torch.load(path) == {"state_dict": {}, "record": {}}
 
 
 def test_damaged_cache_is_named_removed_and_retrained(
@@ -338,20 +367,18 @@ BAD_INPUTS = [
         TypeError, "seed must be an int >= 0, got 1.5 (float)"),
     ("tiny_cnn: unknown device", lambda: tiny_cnn(device="gpu"),
         ValueError, "device must be a torch.device or a name such as 'cpu' or 'cuda', got 'gpu'"),
-    ("augment: generator positional", lambda: augment(IMAGES, 2, torch.Generator()),
-        TypeError, "positional argument"),
     ("evaluate_cnn: tta 1", lambda: evaluate_cnn(seeded_cnn().float(), IMAGES, LABELS, tta=1),
         TypeError, "tta must be True or False, got 1"),
     ("evaluate_cnn: batch_size 0", lambda: evaluate_cnn(seeded_cnn().float(), IMAGES, LABELS, batch_size=0),
         ValueError, "batch_size must be an int >= 1, got 0"),
     ("train_cnn: a tuple of tensors", lambda: train_cnn((IMAGES, LABELS)),
-        TypeError, "data must be a DeviceData, got tuple"),
+        TypeError, "data must be a hwlib.data.DeviceData, got tuple"),
     ("train_cnn: settings a dict", lambda: train_cnn(toy(), {"epochs": 1}),
         TypeError, "settings must be a CNNSettings or None, got dict"),
     ("train_cnn: 16x16 images", lambda: train_cnn(cropped(toy()), TINY),
         ValueError, "data.train_x must be uint8 images (N, 3, 32, 32), got torch.uint8 (100, 3, 16, 16)"),
     ("load_or_train_cnn: a tuple of tensors", lambda: load_or_train_cnn((IMAGES, LABELS)),
-        TypeError, "data must be a DeviceData, got tuple"),
+        TypeError, "data must be a hwlib.data.DeviceData, got tuple"),
 ]
 # fmt: on
 

@@ -9,10 +9,12 @@ import pytest
 import torch
 from conftest import make_toy_data, needs_cuda
 
-from hwlib.data import CROP_PADDING, DeviceData, crop_offsets, same_device
+from hwlib.augment import CROP_PADDING, crop_offsets
+from hwlib.data import DeviceData, same_device
 from hwlib.nn import SGD, CrossEntropyLoss, mlp
+from hwlib.plots import plot_curves
+from hwlib.record import TrainingRecord
 from hwlib.train import (
-    TrainingRecord,
     TrainSettings,
     _augment_epoch,
     _GraphEpoch,
@@ -20,7 +22,6 @@ from hwlib.train import (
     evaluate,
     fit,
     normalize,
-    plot_curves,
     train_epoch,
     train_step,
 )
@@ -198,6 +199,22 @@ def test_plot_curves_draws_train_and_test_per_run(toy_data):
     plt.close("all")
 
 
+def test_plot_curves_can_draw_the_validation_split_instead(toy_data):
+    data = toy_data(120, device="cpu").with_validation(40)
+    settings = TrainSettings(sizes=(3072, 8, 10), epochs=2, batch_size=50)
+    _, record = fit(data, settings, progress=False)
+    axes = plot_curves({"a": record}, held_out="val")
+    solid = {line.get_label(): line for line in axes[1].lines}
+    assert list(solid["a: validation"].get_ydata()) == record.val_acc
+    assert "a: test" not in solid
+    with pytest.raises(ValueError, match="held_out must be 'test' or 'val'"):
+        plot_curves({"a": record}, held_out="train")
+    _, no_val = fit(toy_data(60, device="cpu"), settings, progress=False)
+    with pytest.raises(ValueError, match="run 'b' has none"):
+        plot_curves({"b": no_val}, held_out="val")
+    plt.close("all")
+
+
 # --- settings and arguments refused ---
 
 
@@ -327,7 +344,7 @@ BAD_INPUTS = [
     ("fit: too few classes", lambda: fit(toy(), TrainSettings(sizes=(3072, 5)), progress=False),
         ValueError, "train_y must hold class indices 0..4 (settings.sizes[-1] = 5), got values 0..9"),
     ("fit: empty test set", lambda: fit(toy(n_test=0), SMALL, progress=False),
-        ValueError, "data.test_x is empty; fit evaluates on it every epoch"),
+        ValueError, "data.test_x is empty; training evaluates every split"),
     ("fit: fast a string", lambda: fit(toy(), SMALL, progress=False, fast="auto"),
         TypeError, "fast must be True, False or None, got 'auto'"),
     ("fit: fast on the CPU", lambda: fit(toy(), SMALL, progress=False, fast=True),
