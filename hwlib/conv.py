@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from . import _validate
@@ -210,3 +211,72 @@ def conv_transpose2d_matrix_symbolic(
     return _symbolic(
         kernel_size, input_size, stride, padding, name=name, transpose=True
     )
+
+
+def matrix_from_torch(
+    kernel: Tensor, input_size, stride=1, padding=0, *, transpose=False
+) -> Tensor:
+    """The layer's matrix read off PyTorch, an independent reference.
+
+    Column j is F.conv2d (transpose=False) or F.conv_transpose2d
+    (transpose=True) applied to the j-th one-hot image of shape input_size,
+    flattened row by row; no formula of this module is used, so it checks
+    conv2d_matrix and conv_transpose2d_matrix (and their symbolic twins,
+    through `entry_names`).
+    """
+    kernel = _validate.real_tensor("kernel", kernel)
+    if kernel.ndim != 2 or kernel.numel() == 0:
+        raise ValueError(
+            "kernel must be 2-D (kh, kw) with positive sizes, got shape "
+            f"{tuple(kernel.shape)}"
+        )
+    g = _geometry(
+        tuple(kernel.shape), input_size, stride, padding, transpose=transpose
+    )
+    n = _matrix_shape(g)[1]  # one one-hot image per input pixel
+    if n * n > MAX_MATRIX_ENTRIES:
+        raise ValueError(
+            f"input_size {g.size}: {n} one-hot images of {n} pixels are more "
+            f"than MAX_MATRIX_ENTRIES = {MAX_MATRIX_ENTRIES} entries"
+        )
+    basis = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
+    op = F.conv_transpose2d if transpose else F.conv2d
+    images = basis.reshape(n, 1, *g.size)
+    out = op(images, kernel[None, None], stride=g.stride, padding=g.padding)
+    return out.reshape(n, -1).T
+
+
+def labelled_kernel(kernel_size) -> Tensor:
+    """The (kh, kw) float64 kernel with entry (a, b) = a * kw + b + 1.
+
+    Every weight is distinct and nonzero, so each entry of a matrix built
+    from it says which weight it is (`entry_names`).
+    """
+    kh, kw = _validate.int_pair("kernel_size", kernel_size)
+    return torch.arange(1, kh * kw + 1, dtype=torch.float64).reshape(kh, kw)
+
+
+def entry_names(A: Tensor, kernel_size, name: str = "w") -> list[list[str]]:
+    """Name the entries of a matrix built from labelled_kernel(kernel_size):
+    value a * kw + b + 1 becomes "w_{(a,b)}", 0 stays "0" (the format of the
+    symbolic builders).
+
+    Raises:
+        ValueError: an entry is not 0 or one of the kernel's labels.
+    """
+    kh, kw = _validate.int_pair("kernel_size", kernel_size)
+    A = _validate.real_tensor("A", A)
+    names = []
+    for row in A.tolist():
+        named = []
+        for value in row:
+            label = round(value)
+            if value != label or not 0 <= label <= kh * kw:
+                raise ValueError(
+                    f"A holds {value}, not an entry of labelled_kernel"
+                    f"({(kh, kw)}): 0 or 1..{kh * kw}"
+                )
+            a, b = divmod(label - 1, kw)
+            named.append("0" if label == 0 else f"{name}_{{({a},{b})}}")
+        names.append(named)
+    return names

@@ -5,6 +5,7 @@ from conftest import one_hot_conv_matrix
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import hwlib.conv as conv_module
 from hwlib.conv import (
     conv2d_matrix,
     conv2d_matrix_symbolic,
@@ -12,6 +13,9 @@ from hwlib.conv import (
     conv_transpose2d_matrix,
     conv_transpose2d_matrix_symbolic,
     conv_transpose2d_output_size,
+    entry_names,
+    labelled_kernel,
+    matrix_from_torch,
 )
 
 
@@ -259,3 +263,79 @@ def test_matrices_beyond_the_limit_are_refused_before_allocating(build):
     kernel = K if "symbolic" not in build.__name__ else 3
     with pytest.raises(ValueError, match="more than MAX_MATRIX_ENTRIES"):
         build(kernel, (300, 300))
+
+
+# --- the torch reference the chapter checks against, and its mutations ---
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=conv_cases(), transpose=st.booleans())
+def test_symbolic_matrices_equal_the_names_read_off_torch(case, transpose):
+    """Symbolic builders against matrix_from_torch (F.conv2d or
+    F.conv_transpose2d of one-hot images) with the labelled kernel."""
+    kernel_size, size, stride, padding = case
+    symbolic = (
+        conv_transpose2d_matrix_symbolic
+        if transpose
+        else conv2d_matrix_symbolic
+    )
+    try:
+        rows = symbolic(kernel_size, size, stride, padding)
+    except ValueError:
+        assume(False)  # a padding too large for the transposed output
+    kernel = labelled_kernel(kernel_size)
+    A = matrix_from_torch(kernel, size, stride, padding, transpose=transpose)
+    assert entry_names(A, kernel_size) == rows
+    build = conv_transpose2d_matrix if transpose else conv2d_matrix
+    assert torch.equal(build(kernel, size, stride, padding), A)
+
+
+ENTRIES = conv_module._entries  # the builders' one formula
+
+
+def _shifted_entries(g, *, transpose):
+    """A classic slip: each weight lands one column late."""
+    for row, col, a, b in ENTRIES(g, transpose=transpose):
+        yield row, (col + 1) % (g.size[0] * g.size[1]), a, b
+
+
+def _flipped_entries(g, *, transpose):
+    """Another: a true convolution, the kernel flipped."""
+    kh, kw = g.kernel
+    for row, col, a, b in ENTRIES(g, transpose=transpose):
+        yield row, col, kh - 1 - a, kw - 1 - b
+
+
+@pytest.mark.parametrize("mutant", [_shifted_entries, _flipped_entries])
+def test_the_chapter_checks_fail_when_the_builders_are_wrong(
+    monkeypatch, mutant
+):
+    """The conv_matrix chapter's checks compare with torch, not with a
+    retyped formula: a broken builder makes each of them fire."""
+    from hwlib.book import ClaimFailed, checked
+
+    monkeypatch.setattr(conv_module, "_entries", mutant)
+    symbolic = conv2d_matrix_symbolic(3, (3, 3), stride=2, padding=1)
+    A = matrix_from_torch(labelled_kernel(3), (3, 3), stride=2, padding=1)
+    with pytest.raises(ClaimFailed):
+        checked(symbolic == entry_names(A, 3), "the symbolic A is torch's")
+    kernel = labelled_kernel(2)
+    symbolic_t = conv_transpose2d_matrix_symbolic(2, (2, 2), stride=2)
+    A_t = matrix_from_torch(kernel, (2, 2), stride=2, transpose=True)
+    with pytest.raises(ClaimFailed):
+        checked(symbolic_t == entry_names(A_t, 2), "A_t is torch's")
+    with pytest.raises(ClaimFailed):
+        built = conv_transpose2d_matrix(kernel, (2, 2), stride=2)
+        checked(torch.equal(built, A_t), "the numeric A_t is torch's")
+
+
+def test_entry_names_refuses_a_matrix_not_built_from_the_labels():
+    assert entry_names(torch.tensor([[0.0, 2.0]]), (1, 2)) == [
+        ["0", "w_{(0,1)}"]
+    ]
+    with pytest.raises(ValueError, match="not an entry of labelled_kernel"):
+        entry_names(torch.tensor([[0.5]]), 2)
+    with pytest.raises(ValueError, match="not an entry of labelled_kernel"):
+        entry_names(torch.tensor([[5.0]]), 2)
+    with pytest.raises(ValueError, match="kernel must be 2-D"):
+        matrix_from_torch(torch.ones(3), 3)
