@@ -275,6 +275,38 @@ def shallow_equivalent(
     )
 
 
+def relu_fit_l1(target, kinks: Sequence[float], *, num: int = 2**13) -> float:
+    """L1 distance on [0, 1] between `target` and its least-squares fit by
+    g(x) = a + b x + sum_j c_j ReLU(x - t_j), kinks t_j given.
+
+    Args:
+        target: a FeedForwardNetwork R -> R (e.g. `sawtooth_network(L)`).
+        kinks: the t_j (numbers in [0, 1]); any two-layer ReLU network whose
+            kinks in (0, 1) are among them is such a g on [0, 1].
+        num: grid intervals for the fit and for the integral (trapezoid
+            rule on num + 1 points).
+
+    Every g with at most m kinks in (0, 1) is at L1 distance at least
+    (1 - m / 2^(L-1)) / 4 from the sawtooth with L hidden layers (the
+    Approximation chapter's depth-separation bound); a least-squares fit is
+    one such g, so its distance can test the bound.
+    """
+    _net_1d(target)
+    num = _validate.integer("num", num, minimum=2)
+    t = _validate.real_tensor("kinks", kinks, dtype=torch.float64).reshape(-1)
+    if t.numel() and not bool(((t >= 0) & (t <= 1)).all()):
+        raise ValueError(f"kinks must lie in [0, 1], got {t.tolist()}")
+    xs = torch.linspace(0, 1, num + 1, dtype=torch.float64)
+    y = target.f1d(xs).detach().double()
+    features = torch.cat(
+        [torch.ones_like(xs)[:, None], xs[:, None], (xs[:, None] - t).relu()],
+        dim=1,
+    )
+    coef = torch.linalg.lstsq(features, y[:, None]).solution
+    gap = (features @ coef)[:, 0] - y
+    return float(torch.trapezoid(gap.abs(), xs))
+
+
 # ----------------------------------------------------------------------------
 # Identified regions of |W h + b| stacks (seed 004 §3)
 # ----------------------------------------------------------------------------

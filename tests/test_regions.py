@@ -21,6 +21,7 @@ from hwlib.regions import (
     identified_boxes,
     identified_intervals_1d,
     linear_pieces_1d,
+    relu_fit_l1,
     sawtooth_network,
     shallow_equivalent,
 )
@@ -273,6 +274,12 @@ BAD_INPUTS = [
         ValueError, "chain[0][1] must be a finite number"),
     ("too many to list", lambda: identified_boxes([abs_fold_layer(2)] * 9),
         ValueError, "there are 262144 identified regions, more than MAX_LISTED_REGIONS = 65536 to list"),
+    ("fit kinks outside [0, 1]", lambda: relu_fit_l1(SAW, [0.5, 1.5]),
+        ValueError, "kinks must lie in [0, 1], got [0.5, 1.5]"),
+    ("fit target not a network", lambda: relu_fit_l1(abs, [0.5]),
+        TypeError, "net must be a FeedForwardNetwork"),
+    ("fit grid of 1 interval", lambda: relu_fit_l1(SAW, [0.5], num=1),
+        ValueError, "num must be an int >= 2, got 1"),
     ("too many pieces to list", lambda: fold_pieces_1d([(2.0, -1.0)] * 19),
         ValueError, "fold layer 13: more than MAX_PIECES = 4096"),
 ]
@@ -598,3 +605,41 @@ def test_box_orientations_neighbours_differ_in_one_axis():
             if a[0][1] == b[0][0] and a[1] == b[1]:
                 assert flips[a] == (not flips[b][0], flips[b][1])
     assert box_orientations([(torch.zeros(2, 2), torch.zeros(2))]) == []
+
+
+# --- the L1 fits of the depth-separation check -----------------------------
+
+
+def test_relu_fit_is_exact_on_its_own_span():
+    """A g of the fitted form is reproduced: distance 0 (to rounding)."""
+    g = FeedForwardNetwork(
+        [[[1.0], [1.0], [1.0]], [[2.0, -3.0, 1.5]]],
+        [[0.0, -0.25, -0.7], [0.3]],
+    )
+    assert relu_fit_l1(g, [0.25, 0.7]) < 1e-10
+    assert relu_fit_l1(g, [0.25]) > 1e-3  # one kink short: it shows
+
+
+def test_relu_fit_distance_against_an_exact_integral():
+    """The constant fit of a tent: exactly 1/4 on [0, 1] (trapezoid exact)."""
+    tent = sawtooth_network(1)  # up on [0, 1/2], down on [1/2, 1]
+    assert relu_fit_l1(tent, []) == pytest.approx(0.25, abs=1e-6)
+
+
+def test_the_depth_separation_check_can_fail():
+    """Mutations of the chapter's claim: each false version fires.
+
+    The bound (1 - m / 2^(L-1)) / 4 holds for every placement; the old,
+    stronger claim "no fit beats the constant 1/2" (true only for kinks at
+    tooth boundaries, by construction) is false for kinks of f, and so is
+    a bound that ignores m.
+    """
+    L, saw = 6, sawtooth_network(6)
+    own = breakpoints_1d(saw, 0, 1)
+    m = 16
+    inside = relu_fit_l1(saw, own[:m])
+    boundaries = relu_fit_l1(saw, [j / m for j in range(1, m)])
+    assert inside >= (1 - m / 2 ** (L - 1)) / 4  # the true bound holds
+    assert boundaries == pytest.approx(0.25, abs=1e-6)  # by construction
+    assert not inside >= 0.25 - 1e-3  # "no better than 1/2" fires
+    assert not relu_fit_l1(saw, own) >= 0.25 - 1e-3  # a bound without m
