@@ -43,13 +43,39 @@ def test_ipynb_twin_is_in_sync_and_has_no_outputs(md):
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
 def test_first_cell_installs_hwlib_from_the_configured_repository(md):
+    """Every chapter's first cell is the one template, INSTALL_CELL of
+    tools/set_repository.py (python tools/set_repository.py --install-cells
+    writes it), naming the configured repository; it imports no hwlib."""
     cells = code_cells(jupytext.read(md))
     if not cells:
         pytest.skip(f"{md.name} has no code")
     first = cells[0].source
-    assert 'find_spec("hwlib") is None' in first
     url = CONFIG["repository"]["url"]
-    assert f'"git+{url}"' in first
+    tool = load_tool("set_repository")
+    assert first == tool.install_cell(url), (
+        f"{md.name}: run python tools/set_repository.py --install-cells"
+    )
+    assert tool.first_cell(md.read_text()) == first
+    assert 'find_spec("hwlib") is None' in first and f'"git+{url}"' in first
+    assert "hwlib." not in first.replace("find_spec", "")
+    assert "hide-cell" in cells[0].metadata.get("tags", [])
+
+
+def test_install_cells_are_written_from_the_template(tmp_path):
+    tool = load_tool("set_repository")
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
+    old = "```{code-cell} ipython3\n:tags: [hide-cell]\n\nimport os\n"
+    old += "source = os.environ.get('HWLIB_SOURCE')\n```\n\nProse.\n"
+    (tmp_path / "chapters" / "a.md").write_text(old)
+    (tmp_path / "chapters" / "b.md").write_text("No install cell.\n")
+    assert tool.set_install_cells(tmp_path) == [tmp_path / "chapters" / "a.md"]
+    text = (tmp_path / "chapters" / "a.md").read_text()
+    url = CONFIG["repository"]["url"]
+    assert tool.first_cell(text) == tool.install_cell(url)
+    assert text.startswith("```{code-cell} ipython3\n:tags: [hide-cell]\n\n")
+    assert text.endswith("\n```\n\nProse.\n")
+    assert tool.set_install_cells(tmp_path) == []  # already written
 
 
 def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
@@ -295,3 +321,33 @@ def test_glue_text_glues_each_value_as_its_text(monkeypatch):
         glue_text()
     with pytest.raises(TypeError, match="x must be a str, int or float"):
         glue_text(x=[1, 2])
+
+
+@pytest.mark.parametrize("source", [None, "file:///tmp/hwlib-copy"])
+def test_the_install_cell_runs_pip_only_where_hwlib_is_missing(
+    monkeypatch, source
+):
+    """The template, executed with hwlib missing (find_spec -> None) and a
+    stand-in for subprocess.run: one pip call, from $HWLIB_SOURCE when set,
+    else from the repository; with hwlib present, nothing runs."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    tool = load_tool("set_repository")
+    url = CONFIG["repository"]["url"]
+    calls = []
+    monkeypatch.setattr(
+        subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw))
+    )
+    if source is None:
+        monkeypatch.delenv("HWLIB_SOURCE", raising=False)
+    else:
+        monkeypatch.setenv("HWLIB_SOURCE", source)
+    exec(tool.install_cell(url), {})  # hwlib is installed here: no call
+    assert calls == []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    exec(tool.install_cell(url), {})
+    wanted = f"hwlib[book] @ {source or 'git+' + url}"
+    pip = [sys.executable, "-m", "pip", "install", "-q", wanted]
+    assert calls == [(pip, {"check": True})]

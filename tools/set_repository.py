@@ -10,7 +10,8 @@ its .ipynb twin, and the student notebooks in assignments/), the Colab links
 of assignments.md, and the README (the repository and the GitHub Pages
 address https://OWNER.github.io/NAME/).
 `--check` exits 1 and names every file that disagrees with _config.yml
-(tests/test_book.py runs it).
+(tests/test_book.py runs it). `--install-cells` writes INSTALL_CELL, the one
+template of the chapters' first cell, into every chapter (then `make sync`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,51 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 URL = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 CONFIG_LINE = re.compile(r"^(repository:\n(?:[ \t].*\n)*?  url: )(\S+)", re.M)
+
+# The first code cell of every chapter, its one home: it runs before hwlib
+# is installed, so it cannot import hwlib. `--install-cells` writes it into
+# every chapter; tests/test_book.py checks that each chapter holds it.
+INSTALL_CELL = """\
+# Colab: install hwlib when missing (one template: tools/set_repository.py)
+import importlib.util, os, subprocess, sys  # noqa: E401, I001
+
+if importlib.util.find_spec("hwlib") is None:
+    url = "git+{url}"
+    url = os.environ.get("HWLIB_SOURCE", url)  # or another copy of hwlib
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, f"hwlib[book] @ {{url}}"], check=True)"""
+FIRST_CELL = re.compile(
+    r"(^```\{code-cell\}[^\n]*\n(?::[^\n]*\n)*\n?)(.*?)(?=\n```\n)",
+    re.M | re.S,
+)
+
+
+def install_cell(url: str) -> str:
+    """The source of every chapter's first cell, for repository `url`."""
+    return INSTALL_CELL.format(url=url)
+
+
+def first_cell(text: str) -> str:
+    """The source of the first code cell of a MyST chapter ('' if none)."""
+    match = FIRST_CELL.search(text)
+    return match.group(2) if match else ""
+
+
+def set_install_cells(root: Path = ROOT) -> list[Path]:
+    """Write install_cell into each chapter whose first cell installs
+    hwlib (it names $HWLIB_SOURCE); the chapters changed."""
+    cell = install_cell(configured(root))
+    changed = []
+    for path in sorted(root.glob("chapters/*.md")):
+        text = path.read_text()
+        match = FIRST_CELL.search(text)
+        if not match or "HWLIB_SOURCE" not in match.group(2):
+            continue
+        result = text[: match.start(2)] + cell + text[match.end(2) :]
+        if result != text:
+            path.write_text(result)
+            changed.append(path)
+    return changed
 
 
 def pages_url(url: str) -> str:
@@ -111,9 +157,17 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("url", nargs="?", help="https://github.com/OWNER/NAME")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument(
+        "--install-cells",
+        action="store_true",
+        help="write INSTALL_CELL as every chapter's first cell",
+    )
     args = parser.parse_args(argv)
     if args.url:
         for path in set_url(args.url, root):
+            print(f"set_repository: wrote {path.relative_to(root)}")
+    if args.install_cells:
+        for path in set_install_cells(root):
             print(f"set_repository: wrote {path.relative_to(root)}")
     problems = check(root)
     for problem in problems:
