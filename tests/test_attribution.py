@@ -24,7 +24,7 @@ from hwlib.attribution import (
     side_by_side,
     upsample,
 )
-from hwlib.models import tiny_cnn
+from hwlib.models import small_cnn, tiny_cnn
 
 
 def images(seed, n=3, device="cpu"):
@@ -273,6 +273,9 @@ def test_bad_targets_are_refused_by_name_value_and_range(target, error, words):
             assert "[0, 5)" in str(info.value)
 
 
+NAN = float("nan")
+
+
 def _model():
     return tiny_cnn(0)
 
@@ -313,6 +316,24 @@ BAD_INPUTS = [
         TypeError, "maps must be a tensor (N, H, W), got list"),
     ("outer ring: negative maps", lambda: outer_ring_fraction(-torch.ones(1, 4, 4), 1),
         ValueError, "maps must be non-negative, got minimum -1.0"),
+    ("outer ring: a NaN in a map", lambda: outer_ring_fraction(torch.ones(1, 4, 4).index_fill(2, torch.tensor([1]), NAN), 1),
+        ValueError, "maps must be finite, got 4 NaN/inf entries (shape (1, 4, 4))"),
+    ("saliency: channels-last images", lambda: saliency_map(_model(), torch.rand(2, 8, 8, 3, dtype=torch.float64), 0),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("grad_cam: channels-last images", lambda: grad_cam(_model(), _model()[5], torch.rand(2, 8, 8, 3, dtype=torch.float64), 0),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("guided backprop: channels-last images", lambda: guided_backprop(_model(), torch.rand(2, 8, 8, 3, dtype=torch.float64), 0),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("fooling: channels-last images", lambda: fooling_image(_model(), torch.rand(2, 8, 8, 3, dtype=torch.float64), 0),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("random flips: channels-last images", lambda: random_direction_flips(_model(), torch.rand(2, 8, 8, 3, dtype=torch.float64), [0.1, 0.1]),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("step: channels-last image", lambda: class_visualization_step(_model(), torch.rand(1, 8, 8, 3, dtype=torch.float64), 0, lr=0.1, l2_reg=0.0),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("saliency: 1-channel images for an RGB model", lambda: saliency_map(small_cnn((8,)).eval(), torch.rand(2, 1, 32, 32), 0),
+        ValueError, "the model's input must be images (N, 3, H, W) in [0, 1], got shape (2, 1, 32, 32)"),
+    ("visualization: 1-channel images for an RGB model", lambda: class_visualization(small_cnn((8,)), 0, image_shape=(1, 32, 32), num_iterations=1),
+        ValueError, "the model's input must be images (N, 3, H, W) in [0, 1], got shape (1, 1, 32, 32)"),
     ("upsample: mode by position", lambda: upsample(torch.ones(1, 2, 2), (4, 4), "nearest"),
         TypeError, "positional argument"),
     ("upsample: size 0", lambda: upsample(torch.ones(1, 2, 2), (0, 4)),
@@ -553,6 +574,10 @@ def test_outer_ring_fraction_and_map_correlations():
     ring = torch.zeros(1, 8, 8)
     ring[0, 0] = 1
     assert outer_ring_fraction(ring, 1).item() == 1.0
+    # an all-zero map has no share (not 1.0): NaN, so an average shows it
+    blank = torch.cat([ring, torch.zeros(1, 8, 8)])
+    shares = outer_ring_fraction(blank, 1)
+    assert shares[0].item() == 1.0 and shares[1].isnan()
     with pytest.raises(ValueError, match="width"):
         outer_ring_fraction(maps, 4)
     g = torch.Generator().manual_seed(0)
@@ -701,3 +726,21 @@ def test_side_by_side_and_own_half_shares():
         own_half_shares(-maps, maps)
     with pytest.raises(ValueError, match="multiple of 4"):
         side_by_side(a[..., :6], b[..., :6])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grad_cam_on_a_linear_head_is_rectified_cam(seed):
+    """Below a flatten + linear head, Grad-CAM is ReLU(CAM) / Z, CAM with
+    the head's weights averaged over the Z positions (the chapter's
+    identity); the per-position weights give another map (it can fail)."""
+    model, x = tiny_cnn(seed), images(seed)
+    target = [0, 3, 1]
+    ours = grad_cam(model, model[6], x, target)  # the last ReLU, (N, 8, 4, 4)
+    with torch.no_grad():
+        a = model[:7](x)
+    weight = model[8].weight.view(5, 8, 4, 4)[target]  # (N, 8, 4, 4)
+    w = 16 * weight.mean((2, 3))  # CAM's weights for a pooled head
+    cam = torch.einsum("nk,nkij->nij", w, a)
+    torch.testing.assert_close(ours, cam.relu() / 16)
+    per_position = (weight * a).sum(1)
+    assert not torch.allclose(ours, per_position.relu())
