@@ -113,29 +113,22 @@ def _inspection(model: nn.Module) -> Iterator[None]:
 
 
 def _check_images(x: Tensor, name: str = "x") -> None:
-    """x is a floating batch of images (N, C, H, W); errors call it `name`."""
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"{name} must be a tensor of images (N, C, H, W), got "
-            f"{type(x).__name__}"
-        )
-    if x.ndim != 4 or not x.is_floating_point():
+    """x is a floating batch of images (N, C, H, W); errors call it `name`.
+
+    A batch that looks channels-last (N, H, W, 3) is refused with a hint.
+    """
+    x = _validate.tensor(name, x, what="a tensor of images (N, C, H, W)")
+    hint = _validate.channels_last_hint(x)
+    if x.ndim != 4 or not x.is_floating_point() or hint:
         raise ValueError(
             f"{name} must be a float batch of images (N, C, H, W), got "
-            f"{x.dtype} of shape {tuple(x.shape)}"
+            f"{x.dtype} of shape {tuple(x.shape)}{hint}"
         )
 
 
 def _check_maps(maps: Tensor, shape: str) -> None:
     """maps is a tensor with the axes `shape` names, e.g. "(N, H, W)"."""
-    if not isinstance(maps, Tensor):
-        raise TypeError(
-            f"maps must be a tensor {shape}, got {type(maps).__name__}"
-        )
-    if maps.ndim != shape.count(",") + 1:
-        raise ValueError(
-            f"maps must be a tensor {shape}, got shape {tuple(maps.shape)}"
-        )
+    _validate.tensor("maps", maps, shape=shape)
 
 
 def class_scores(model: nn.Module, x: Tensor, target: Target) -> Tensor:
@@ -626,9 +619,12 @@ def _check_visualization_args(
 def outer_ring_fraction(maps: Tensor, width: int) -> Tensor:
     """Share of each non-negative map's total in its outer ring: (N,).
 
-    maps: (N, H, W); the ring is every pixel within `width` of the border.
+    maps: (N, H, W), finite; the ring is every pixel within `width` of the
+    border. An all-zero map has no share: NaN (as map_correlations gives
+    for a constant map), so that an average over maps shows it.
     """
     _check_maps(maps, "(N, H, W)")
+    _validate.finite("maps", maps)
     if bool((maps < 0).any()):
         raise ValueError(
             f"maps must be non-negative, got minimum {maps.min().item()}"
@@ -638,8 +634,8 @@ def outer_ring_fraction(maps: Tensor, width: int) -> Tensor:
     if 2 * width >= min(h, w):
         raise ValueError(f"width must be below half of {h}x{w}, got {width}")
     inner = maps[:, width : h - width, width : w - width].sum(dim=(1, 2))
-    total = maps.sum(dim=(1, 2)).clamp(min=torch.finfo(maps.dtype).tiny)
-    return 1 - inner / total
+    total = maps.sum(dim=(1, 2))
+    return torch.where(total > 0, 1 - inner / total, torch.nan)
 
 
 def map_correlations(maps: Tensor, reference: Target) -> Tensor:
