@@ -10,8 +10,11 @@ Seed 000 Q7 and seed 004 §2. Two kinds of unit appear in the seeds:
   labelled point set can be realised at all.
 
 `GATE_RULES` holds the truth rules of the two-input gates by name,
-`SIGN_GATE_RULES` where a sign-encoded network must be positive, and
-`boolean_points(n)` is {0, 1}^n in the order every function here uses.
+`SIGN_GATE_RULES` where a sign-encoded network must be positive (tested on
+`sign_test_grid` by `sign_mistakes`), and `boolean_points(n)` is {0, 1}^n in
+the order every function here uses. `nand_circuit_network` compiles any NAND
+circuit into a layered ReLU network (`nand_circuit_values` evaluates the
+circuit directly).
 """
 
 from __future__ import annotations
@@ -66,6 +69,45 @@ rule for xor is false on the axes.
 
 MAX_BOOLEAN_INPUTS = 16
 """boolean_points refuses larger n: {0, 1}^n has 2^n rows."""
+
+
+def sign_test_grid(lim: float = 3.0, num: int = 121) -> Tensor:
+    """Points (N, 2), float64, on which to test a sign-encoded gate.
+
+    The num x num grid of [-lim, lim]^2 with the ticks 0, -1e-9 and 1e-9
+    added on each axis: it holds the axes and the origin exactly, where
+    the seed's strict inequalities decide, and points a hair away from them.
+    Each tick appears once: N = (num + 2)^2 for odd num (0 is already a
+    tick), (num + 3)^2 for even num. No tick is a rounding residue of 0
+    (a linspace can give -1.7e-16 for 0): at such a point a float64
+    network may round a strict sign away, which the grid should not blame
+    on the network's construction.
+    """
+    lim = _validate.real("lim", lim, low=0, low_open=True)
+    num = _validate.integer("num", num, minimum=2)
+    near_zero = torch.tensor([0.0, -1e-9, 1e-9], dtype=torch.float64)
+    # k lim / (num - 1), k = -(num - 1), ..., num - 1 in steps of 2: exactly
+    # 0 in the middle for odd num, never a rounding residue like 1e-16
+    k = torch.arange(-(num - 1), num, 2, dtype=torch.float64)
+    ticks = torch.cat([lim * k / (num - 1), near_zero]).unique()  # sorted
+    return torch.cartesian_prod(ticks, ticks)
+
+
+def sign_mistakes(net: Callable, gate: str, x: Tensor | None = None) -> int:
+    """How many points of x where (net(x) > 0) disagrees with the gate.
+
+    net maps points (N, 2) to outputs (N, 1) or (N,); gate is a name of
+    SIGN_GATE_RULES; x defaults to sign_test_grid().
+    """
+    if gate not in SIGN_GATE_RULES:
+        raise ValueError(
+            f"gate must be one of {sorted(SIGN_GATE_RULES)}, got {gate!r}"
+        )
+    x = sign_test_grid() if x is None else _points(x)
+    with torch.no_grad():
+        out = torch.as_tensor(net(x)).reshape(len(x), -1)[:, 0]
+    rule = SIGN_GATE_RULES[gate](x[:, 0], x[:, 1])
+    return int(((out > 0) != rule).sum())
 
 
 def boolean_points(n_inputs: int) -> Tensor:
@@ -202,6 +244,115 @@ def boolean_network(fn, n_inputs: int) -> FeedForwardNetwork:
     return FeedForwardNetwork(
         [w1, [[-1.0] * len(w1)], [[-1.0]]], [b1, [1.0], [1.0]]
     )
+
+
+def _circuit(circuit, n: int) -> list[tuple[int, int]]:
+    """The gates as pairs of earlier wires; refused otherwise."""
+    if isinstance(circuit, (str, bytes)) or not hasattr(circuit, "__iter__"):
+        raise TypeError(
+            "circuit must be a list of pairs (a, b) of wire numbers, got "
+            f"{type(circuit).__name__}"
+        )
+    gates = []
+    for g, pair in enumerate(circuit):
+        ok = isinstance(pair, (tuple, list)) and len(pair) == 2
+        ok = ok and all(
+            isinstance(w, int) and not isinstance(w, bool) for w in pair
+        )
+        if not ok or not all(0 <= w < n + g for w in pair):
+            raise ValueError(
+                f"circuit[{g}] must be a pair of wire numbers in "
+                f"[0, {n + g - 1}] (the inputs and the earlier gates), "
+                f"got {pair!r}"
+            )
+        gates.append((pair[0], pair[1]))
+    if not gates:
+        raise ValueError("circuit must hold at least one gate, got none")
+    return gates
+
+
+def nand_circuit_values(circuit, n_inputs: int) -> list[int]:
+    """The circuit's output on all of {0,1}^n (boolean_points order).
+
+    Wires 0..n-1 are the inputs; gate g is wire n + g, the NAND of the
+    two earlier wires circuit[g] = (a, b); the output is the last wire.
+    Evaluated gate by gate, with no network: the reference for
+    `nand_circuit_network`.
+    """
+    n = _validate.integer("n_inputs", n_inputs)
+    gates = _circuit(circuit, n)
+    table = []
+    for row in boolean_points(n).int().tolist():
+        wires = list(row)
+        for a, b in gates:
+            wires.append(1 - wires[a] * wires[b])
+        table.append(wires[-1])
+    return table
+
+
+def nand_circuit_network(circuit, n_inputs: int) -> FeedForwardNetwork:
+    """A layered ReLU network computing a NAND circuit on {0,1}^n.
+
+    Args:
+        circuit: gates as pairs (a, b) of wire numbers, as in
+            `nand_circuit_values`: gate g is wire n + g = NAND(wire a,
+            wire b), a and b < n + g; the output is the last wire.
+        n_inputs: n.
+
+    A gate's depth is 1 + the larger depth of its two inputs (inputs have
+    depth 0); hidden layer t holds
+
+    * one neuron per gate of depth t, ReLU(v_a + v_b - 1) = AND(v_a, v_b)
+      on bits; the gate's value is NAND = 1 - that neuron, an affine map
+      folded into the weights and bias of every neuron that reads it;
+    * one carry neuron ReLU(v) = v (v a bit, so v >= 0) per wire of depth
+      < t that a deeper gate or the output still needs: a layered network
+      only connects consecutive layers, and the carries bridge the levels
+      a wire skips. Fan-out needs nothing: a neuron feeds any number of
+      neurons of the next layer.
+
+    So a circuit of depth D gives D hidden layers, each at most as wide as
+    the gates of that depth plus the wires passing it.
+    """
+    n = _validate.integer("n_inputs", n_inputs)
+    gates = _circuit(circuit, n)
+    depth = [0] * n
+    for a, b in gates:
+        depth.append(1 + max(depth[a], depth[b]))
+    out, top = len(depth) - 1, max(depth)
+    needed = [top + 1 if w == out else 0 for w in range(len(depth))]
+    for g, (a, b) in enumerate(gates):
+        for w in (a, b):
+            needed[w] = max(needed[w], depth[n + g])
+    # where each wire is in the current layer: value = s * h[index] + c
+    where = {i: (i, 1.0, 0.0) for i in range(n)}
+    weights, biases, width = [], [], n
+    for t in range(1, top + 1):
+        rows, bias, nxt = [], [], {}
+        for g, (a, b) in enumerate(gates):
+            if depth[n + g] == t:  # AND(a, b) = ReLU(v_a + v_b - 1)
+                row, c = [0.0] * width, -1.0
+                for w in (a, b):
+                    index, s, c0 = where[w]
+                    row[index] += s
+                    c += c0
+                nxt[n + g] = (len(rows), -1.0, 1.0)  # NAND = 1 - AND
+                rows.append(row)
+                bias.append(c)
+        for w, (index, s, c0) in where.items():
+            if needed[w] > t:  # carry: ReLU(v_w) = v_w
+                row = [0.0] * width
+                row[index] = s
+                nxt[w] = (len(rows), 1.0, 0.0)
+                rows.append(row)
+                bias.append(c0)
+        weights.append(rows)
+        biases.append(bias)
+        where, width = nxt, len(rows)
+    index, s, c0 = where[out]
+    last = [0.0] * width
+    last[index] = s
+    return FeedForwardNetwork([*weights, [last]], [*biases, [c0]])
 
 
 def evaluate_boolean(net: Callable, n_inputs: int) -> list[int]:

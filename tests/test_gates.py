@@ -4,6 +4,8 @@ import random
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from hwlib.gates import (
@@ -14,10 +16,14 @@ from hwlib.gates import (
     boolean_points,
     evaluate_boolean,
     linearly_separable,
+    nand_circuit_network,
+    nand_circuit_values,
     nand_network,
     or_network,
     or_neuron,
     separating_hyperplane,
+    sign_mistakes,
+    sign_test_grid,
     threshold_unit,
     xor_network,
 )
@@ -319,9 +325,104 @@ BAD_INPUTS = [
         ValueError, "x must be finite, got 1 NaN/inf entries"),
     ("no points", lambda: separating_hyperplane(torch.zeros(0, 2), []),
         ValueError, "x must hold at least one point"),
+    ("circuit reads a later wire", lambda: nand_circuit_network([(0, 2)], 2),
+        ValueError, "circuit[0] must be a pair of wire numbers in [0, 1]"),
+    ("circuit of no gates", lambda: nand_circuit_values([], 2),
+        ValueError, "circuit must hold at least one gate, got none"),
+    ("circuit gate of 3 wires", lambda: nand_circuit_network([(0, 1, 1)], 2),
+        ValueError, "circuit[0] must be a pair of wire numbers"),
+    ("circuit bool wire", lambda: nand_circuit_network([(True, 0)], 2),
+        ValueError, "got (True, 0)"),
+    ("circuit not a list", lambda: nand_circuit_network("nand", 2),
+        TypeError, "circuit must be a list of pairs (a, b) of wire numbers, got str"),
+    ("sign gate unknown", lambda: sign_mistakes(or_network(), "nand"),
+        ValueError, "gate must be one of ['and', 'or', 'xor'], got 'nand'"),
+    ("sign grid num 1", lambda: sign_test_grid(num=1),
+        ValueError, "num must be an int >= 2, got 1"),
+    ("sign grid lim 0", lambda: sign_test_grid(lim=0.0),
+        ValueError, "lim must be"),
 ]
 # fmt: on
 
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+
+# --- the sign-test grid ---------------------------------------------------
+
+
+def test_sign_test_grid_holds_the_axes_and_no_rounding_residue():
+    x = sign_test_grid(lim=3.0, num=121)
+    ticks = x[:, 0].unique()
+    assert len(x) == (121 + 2) ** 2 and len(sign_test_grid(num=4)) == 7**2
+    assert {0.0, 1e-9, -1e-9, -3.0, 3.0} <= set(ticks.tolist())
+    assert (ticks.abs() >= 1e-9).sum() == len(ticks) - 1  # only 0 is smaller
+    assert ((x == 0).all(1)).sum() == 1  # the origin, once
+    assert (x[:, 0] == 0).sum() == len(ticks)  # the whole x2-axis
+
+
+def test_sign_mistakes_counts_what_the_rule_says():
+    x = grid_with_axes()  # this file's own grid
+    for gate, net in (("or", or_network()), ("xor", xor_network())):
+        assert sign_mistakes(net, gate) == 0
+        assert sign_mistakes(net, gate, x) == 0
+    # mutations: each broken network is caught
+    leaky = xor_network()
+    with torch.no_grad():
+        leaky.biases[-1] += 1e-12  # positive on the axes
+    assert sign_mistakes(leaky, "xor") >= 2 * 123 - 1  # the two axes
+    flipped = or_network()
+    with torch.no_grad():
+        flipped.weights[0][1, 1] = -1.0  # x2 < 0 instead of x2 > 0
+    assert sign_mistakes(flipped, "or") > 0
+    by_hand = int(((or_network()(x)[:, 0] > 0) != (x > 0).any(1)).sum())
+    assert by_hand == sign_mistakes(or_network(), "or", x) == 0
+
+
+# --- NAND circuits as layered networks --------------------------------------
+
+
+def _run_circuit(gates, bits):
+    """The test's own evaluator: NAND of two earlier wires, gate by gate."""
+    wires = list(bits)
+    for a, b in gates:
+        wires.append(int(not (wires[a] and wires[b])))
+    return wires[-1]
+
+
+@st.composite
+def circuits(draw):
+    n = draw(st.integers(1, 4))
+    gates = []
+    for g in range(draw(st.integers(1, 9))):
+        wire = st.integers(0, n + g - 1)
+        gates.append((draw(wire), draw(wire)))
+    return gates, n
+
+
+@settings(max_examples=150, deadline=None)
+@given(circuits())
+def test_nand_circuit_network_computes_the_circuit(circuit_and_n):
+    gates, n = circuit_and_n
+    rows = itertools.product([0, 1], repeat=n)
+    truth = [_run_circuit(gates, r) for r in rows]
+    net = nand_circuit_network(gates, n)
+    assert nand_circuit_values(gates, n) == truth
+    assert evaluate_boolean(net, n) == truth
+    depth = [0] * n
+    for a, b in gates:
+        depth.append(1 + max(depth[a], depth[b]))
+    assert net.num_layers == max(depth) + 1  # one hidden layer per level
+
+
+def test_nand_circuit_network_xor_needs_carries():
+    """XOR from four NANDs reads its inputs at levels 1 and 2: the inputs
+    are carried through layer 1. Mutation: drop a carry, the table breaks."""
+    gates = [(0, 1), (0, 2), (1, 2), (3, 4)]
+    net = nand_circuit_network(gates, 2)
+    assert net.widths == [3, 2, 1]
+    assert evaluate_boolean(net, 2) == [0, 1, 1, 0]
+    with torch.no_grad():
+        net.weights[0][1] = 0.0  # the carry of x1 now outputs 0
+    assert evaluate_boolean(net, 2) != [0, 1, 1, 0]
