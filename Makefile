@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: test test-fast test-colab test-browser book sync clean lint format assignments
+.PHONY: test test-fast test-colab test-browser book sync clean lint format assignments student test-nbgrader
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,11 +36,28 @@ sync: $(STAMP)
 clean:
 	rm -rf _build
 
-# Student notebooks assignments/<chapter>.ipynb (nbgrader format): questions and set-up kept,
-# answers replaced by stubs and hwlib.check cells (tools/assignments.toml says which).
+# Student notebooks assignments/<chapter>.ipynb (nbgrader format): each chapter's questions and
+# the cells it tags `student`, with the code cells of tools/answers/<chapter>.py (answers as stubs).
 # NBGRADER_SOURCE=dir also writes nbgrader's source notebooks, with the reference answers.
+# A notebook edited by hand is not overwritten (FORCE=1 does, keeping it as .edited).
 assignments: $(STAMP)
-	$(PY) tools/make_assignments.py $(if $(NBGRADER_SOURCE),--source $(NBGRADER_SOURCE))
+	$(PY) tools/make_assignments.py $(if $(NBGRADER_SOURCE),--source $(NBGRADER_SOURCE)) $(if $(FORCE),--force)
+
+# The student package: a wheel named hwlib with hwlib.check and the neutral tools, no answers
+# (tools/assign/modules.py), in _build/student/; the notebooks install it from tools/assignments.toml.
+student: $(STAMP)
+	$(PY) tools/build_student.py
+
+# nbgrader (requirements-ci.txt, its own venv: its pins clash with jupyter-book's) releases and
+# autogrades every student notebook on the student package, and prints the score table.
+NBGRADER_VENV ?= .venv-nbgrader
+$(NBGRADER_VENV)/.installed: requirements-ci.txt
+	test -x $(NBGRADER_VENV)/bin/python || $(PYTHON) -m venv $(NBGRADER_VENV)
+	$(NBGRADER_VENV)/bin/python -m pip install -q -r requirements-ci.txt
+	touch $@
+
+test-nbgrader: $(STAMP) $(NBGRADER_VENV)/.installed
+	NBGRADER=$(CURDIR)/$(NBGRADER_VENV)/bin/nbgrader $(PY) -m pytest -v tests/test_assignments.py -k nbgrader $(PYTEST_ARGS)
 
 # Each chapter's .ipynb in a bare venv whose only set-up is the notebook's first cell (slow).
 test-colab: $(STAMP)

@@ -44,6 +44,16 @@ def hwlib_source(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def student_wheel(tmp_path_factory):
+    """The student package (make student), for the student notebooks'
+    first cell ($HWLIB_STUDENT), at a path new to this run."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_student
+
+    return str(build_student.build(tmp_path_factory.mktemp("student")))
+
+
+@pytest.fixture(scope="session")
 def bare_kernel(tmp_path_factory):
     """A kernel spec whose Python has only ipykernel installed."""
     base = tmp_path_factory.mktemp("bare")
@@ -76,13 +86,14 @@ def bare_kernel(tmp_path_factory):
     "path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_notebook_runs_in_a_bare_environment(
-    path, bare_kernel, hwlib_source, tmp_path, monkeypatch
+    path, bare_kernel, hwlib_source, student_wheel, tmp_path, monkeypatch
 ):
     if path.name in NEEDS_DATA and not os.environ.get("HWLIB_CIFAR10"):
         pytest.skip(f"{path.name} needs CIFAR-10: set HWLIB_CIFAR10")
     jupyter_path, python = bare_kernel
     monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
     monkeypatch.setenv("HWLIB_SOURCE", hwlib_source)
+    monkeypatch.setenv("HWLIB_STUDENT", student_wheel)
     monkeypatch.setenv(
         "PATH", f"{python.parent}{os.pathsep}{os.environ['PATH']}"
     )
