@@ -50,6 +50,13 @@ def latex_matrix(
     rows = [list(r) if isinstance(r, (list, tuple)) else [r] for r in rows]
     if not rows:
         raise ValueError("rows must hold at least one row, got none")
+    widths = sorted({len(row) for row in rows})
+    if len(widths) > 1 or widths == [0]:
+        lengths = [len(row) for row in rows]
+        raise ValueError(
+            f"rows must all have the same nonzero length, got lengths "
+            f"{lengths}"
+        )
     body = r" \\ ".join(" & ".join(_entry(v) for v in row) for row in rows)
     matrix = r"\begin{bmatrix} " + body + r" \end{bmatrix}"
     return f"{name} = {matrix}" if name else matrix

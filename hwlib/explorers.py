@@ -67,6 +67,23 @@ _ANIMATE = {
 }
 
 
+MAX_STEPS_PER_LEG = 32
+"""weight_explorer's largest steps_per_leg (4 legs: 128 frames)."""
+MAX_GRID_POINTS = 1001
+"""weight_explorer's largest num (points of each frame's curve)."""
+MAX_CONV_NUMBERS = 100_000
+"""conv_explorer's largest frames x entries of A (input 6 x 6: 46,656)."""
+
+
+def _at_most(name: str, value: int, limit: int, what: str) -> None:
+    """Refuse at once a size that would take long to build and render."""
+    if value > limit:
+        raise ValueError(
+            f"{name} must be at most {limit} (more {what} than render in "
+            f"a few seconds), got {value}"
+        )
+
+
 def _slider_figure(
     fig: go.Figure, frames: list[go.Frame], labels: list[str], prefix: str
 ) -> go.Figure:
@@ -112,6 +129,8 @@ def weight_explorer(
     """
     steps_per_leg = _validate.integer("steps_per_leg", steps_per_leg)
     num = _validate.integer("num", num, minimum=2)
+    _at_most("steps_per_leg", steps_per_leg, MAX_STEPS_PER_LEG, "frames")
+    _at_most("num", num, MAX_GRID_POINTS, "grid points per frame")
     lo, hi = _validate.real("lo", lo), _validate.real("hi", hi)
     if not lo < hi:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
@@ -238,6 +257,14 @@ def conv_explorer(
     kernel = torch.arange(1, kh * kw + 1, dtype=torch.float64)
     kernel = kernel.reshape(kh, kw)
     out_h, out_w = conv2d_output_size(kernel.shape, size, stride, padding)
+    rows, cols = out_h * out_w, size[0] * size[1]
+    if rows * rows * cols > MAX_CONV_NUMBERS:  # A is drawn in every frame
+        raise ValueError(
+            f"conv_explorer would draw A ({rows} x {cols}) in each of its "
+            f"{rows} frames: {rows * rows * cols} numbers, more than "
+            f"MAX_CONV_NUMBERS = {MAX_CONV_NUMBERS} (what renders in a few "
+            f"seconds); use a smaller input_size (at most about 6 x 6)"
+        )
     A = conv2d_matrix(kernel, size, stride, padding)
     fig = make_subplots(
         rows=1,
