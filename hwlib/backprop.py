@@ -8,10 +8,12 @@ Closed form of the gradient (the seed's part (b)):
 
     dL/dW = v ⊗ u + (diag(Θ(y)) (I + W^T) v) ⊗ x,
 
-with ⊗ the outer product and Θ the Heaviside step. Convention at y_k = 0: the
-seed takes Θ(0) = 1; this module follows it. (torch.relu's autograd uses 0
-there; the two differ only on the measure-zero set where some y_k is exactly
-0.)
+with ⊗ the outer product and Θ the Heaviside step. Where some y_k = 0 (and
+((I + W^T) v)_k x != 0) L is not differentiable in W: the one-sided partial
+derivatives in W_kj differ by ((I + W^T) v)_k x_j. The seed's Θ(0) = 1,
+followed here, gives the derivative from the side y_k > 0; torch.relu's
+autograd (ReLU'(0) = 0) the one from the side y_k < 0. They differ only on
+that measure-zero set of W.
 """
 
 from __future__ import annotations
@@ -93,9 +95,9 @@ def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
         dv_m/dW_ij = du_m/dW_ij + δ_im u_j + sum_l W_ml du_l/dW_ij,
         du_l/dW_ij = δ_li Θ(y_i) x_j,
 
-    so dv_m/dW_ij = δ_mi Θ(y_i) x_j + δ_im u_j + W_mi Θ(y_i) x_j. O(d^3)
-    scalar operations:
-    this is what the matrix form saves.
+    so dv_m/dW_ij = δ_mi Θ(y_i) x_j + δ_im u_j + W_mi Θ(y_i) x_j. Summed
+    over m anew for every (i, j), as written: O(d^3) scalar operations.
+    (`residual_relu_grad_hoisted` computes the same entries in O(d^2).)
     """
     y, u, v, _ = residual_relu_forward(W, x)
     d = len(x)
@@ -118,4 +120,33 @@ def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
                 )
                 total += v_[m] * dv
             grad[i][j] = total
+    return torch.tensor(grad, dtype=W.dtype, device=W.device)
+
+
+def residual_relu_grad_hoisted(W: Tensor, x: Tensor) -> Tensor:
+    """The index formula in Python loops, with the sum over m hoisted.
+
+        dL/dW_ij = v_i u_j + Θ(y_i) (v_i + s_i) x_j,  s_i = sum_m W_mi v_m,
+
+    s = W^T v does not depend on j, so it is computed once per i: O(d^2)
+    scalar operations, the same count as the matrix form. Python loops
+    like `residual_relu_grad_loop`, so timing the two compares operation
+    counts under one interpreter.
+    """
+    y, u, v, _ = residual_relu_forward(W, x)
+    d = len(x)
+    W_, x_, u_, v_, th = (
+        W.tolist(),
+        x.tolist(),
+        u.tolist(),
+        v.tolist(),
+        heaviside(y).tolist(),
+    )
+    grad = []
+    for i in range(d):
+        s_i = 0.0
+        for m in range(d):
+            s_i += W_[m][i] * v_[m]
+        back = th[i] * (v_[i] + s_i)
+        grad.append([v_[i] * u_[j] + back * x_[j] for j in range(d)])
     return torch.tensor(grad, dtype=W.dtype, device=W.device)

@@ -5,6 +5,7 @@ from hwlib.backprop import (
     heaviside,
     residual_relu_forward,
     residual_relu_grad,
+    residual_relu_grad_hoisted,
     residual_relu_grad_loop,
     residual_relu_loss,
 )
@@ -42,13 +43,20 @@ def test_index_loop_matches_autograd(d, seed):
     torch.testing.assert_close(
         residual_relu_grad_loop(W, x), autograd_of_the_loss(W, x)
     )
+    torch.testing.assert_close(
+        residual_relu_grad_hoisted(W, x), autograd_of_the_loss(W, x)
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_every_gradient_stays_on_the_device_and_dtype_of_w(device, dtype):
     W, x = (t.to(device, dtype) for t in random_problem(3, 5))
     expected = autograd_of_the_loss(W, x)
-    for grad in (residual_relu_grad(W, x), residual_relu_grad_loop(W, x)):
+    for grad in (
+        residual_relu_grad(W, x),
+        residual_relu_grad_loop(W, x),
+        residual_relu_grad_hoisted(W, x),
+    ):
         assert grad.device == W.device and grad.dtype == dtype
         torch.testing.assert_close(grad, expected)
 
@@ -95,7 +103,11 @@ def test_heaviside_convention_at_zero():
     yg = Wg @ x
     ug = torch.where(yg >= 0, yg, torch.zeros_like(yg))
     (theta_one,) = torch.autograd.grad(0.5 * (ug + Wg @ ug).square().sum(), Wg)
-    for grad in (residual_relu_grad(W, x), residual_relu_grad_loop(W, x)):
+    for grad in (
+        residual_relu_grad(W, x),
+        residual_relu_grad_loop(W, x),
+        residual_relu_grad_hoisted(W, x),
+    ):
         torch.testing.assert_close(grad, theta_one)
         assert not torch.allclose(grad, autograd_of_the_loss(W, x))
 
@@ -133,3 +145,27 @@ BAD_INPUTS = [
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+
+def _one_sided(W, x, E, side, h=1e-7):
+    """(L(W + side h E) - L(W)) / (side h): a one-sided derivative along E."""
+    step = side * h
+    return float(
+        (residual_relu_loss(W + step * E, x) - residual_relu_loss(W, x)) / step
+    )
+
+
+def test_not_differentiable_where_y_k_is_zero():
+    """At y_1 = 0 the one-sided derivatives along E = e_1 x^T (which moves
+    y_1 by t ||x||^2) differ by ((I + W^T) v)_1 ||x||^2: no gradient exists.
+    Θ(0) = 1 gives the side y_1 > 0, autograd the side y_1 < 0."""
+    W, x = random_problem(4, 11)
+    W[0] = 0.0
+    E = torch.zeros_like(W)
+    E[0] = x
+    v = residual_relu_forward(W, x).v
+    jump = float(((v + W.T @ v)[0]) * (x @ x))
+    right, left = _one_sided(W, x, E, 1), _one_sided(W, x, E, -1)
+    assert abs(right - left - jump) < 1e-4 and abs(jump) > 1e-2
+    assert abs(float((residual_relu_grad(W, x) * E).sum()) - right) < 1e-4
+    assert abs(float((autograd_of_the_loss(W, x) * E).sum()) - left) < 1e-4
