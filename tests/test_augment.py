@@ -7,6 +7,7 @@ from hwlib.augment import (
     crop_at,
     crop_offsets,
     random_crop,
+    random_flip,
     shift_and_flip,
 )
 from hwlib.data import same_device
@@ -130,6 +131,28 @@ def crop(**kwargs):
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("random_crop: channels-last batch (cropped the channel axis)", lambda: random_crop(torch.zeros(2, 32, 32, 3)),
+        ValueError, "x must be a batch (N, C, H, W), got shape (2, 32, 32, 3) (channels-last? use x.permute(0, 3, 1, 2)"),
+    ("shift_and_flip: channels-last batch", lambda: shift_and_flip(torch.zeros(2, 32, 32, 3), 2),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("random_flip: channels-last batch", lambda: random_flip(torch.zeros(2, 32, 32, 3)),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("crop_at: negative offsets (wrapped around)", lambda: crop_at(IMAGES, torch.tensor([[-1, 0], [0, 0]])),
+        ValueError, "offsets[0] (rows) must lie in [0, 8] for these sizes, got values -1..0"),
+    ("crop_at: offsets past the padded image", lambda: crop_at(IMAGES, torch.tensor([[0, 0], [0, 9]])),
+        ValueError, "offsets[1] (columns) must lie in [0, 8] for these sizes, got values 0..9"),
+    ("crop_at: transposed offsets", lambda: crop_at(torch.zeros(3, 3, 8, 8), torch.zeros(3, 2, dtype=torch.long)),
+        ValueError, "offsets must be (2, N) = (2, 3), rows then columns, got shape (3, 2); transposed? use offsets.T"),
+    ("crop_at: float offsets", lambda: crop_at(IMAGES, OFFSETS.float()),
+        TypeError, "offsets must be an integer tensor, got torch.float32"),
+    ("crop_at: offsets a list", lambda: crop_at(IMAGES, [[0, 0], [0, 0]]),
+        TypeError, "offsets must be an integer tensor, got list"),
+    ("crop_offsets: a billion images", lambda: crop_offsets(10**9, (32, 32)),
+        ValueError, "more than hwlib's limit"),
+    ("crop_offsets: image_size an int triple", lambda: crop_offsets(2, (32, 32, 3)),
+        TypeError, "image_size must be an int or a pair of ints, got (32, 32, 3)"),
+    ("shift_and_flip: negative translate", lambda: shift_and_flip(IMAGES, -1),
+        ValueError, "translate must be an int >= 0, got -1"),
     ("shift_and_flip: generator positional", lambda: shift_and_flip(IMAGES, 2, torch.Generator()),
         TypeError, "positional argument"),
     ("crop_offsets: generator an int", lambda: crop_offsets(2, (32, 32), generator=0),

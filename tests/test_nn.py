@@ -189,6 +189,10 @@ LOSS, LOGITS = CrossEntropyLoss(), torch.zeros(2, 3)
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("loss NaN logits", lambda: LOSS.forward(torch.tensor([[0.0, NAN, 1.0], [0.0, 0.0, 0.0]]), torch.tensor([0, 1])),
+        ValueError, "logits must be finite, got 1 NaN/inf entries (shape (2, 3))"),
+    ("loss inf logits", lambda: LOSS.forward(torch.tensor([[0.0, INF, 1.0], [-INF, 0.0, 0.0]]), torch.tensor([0, 1])),
+        ValueError, "logits must be finite, got 2 NaN/inf entries"),
     ("Linear(0, 3)", lambda: Linear(0, 3),
         ValueError, "in_features must be an int >= 1, got 0"),
     ("Linear(4, -1)", lambda: Linear(4, -1),

@@ -3,11 +3,13 @@ import matplotlib.pyplot as plt
 
 from hwlib.gates import or_network
 from hwlib.plots import (
+    plot_curves,
     plot_fold_1d,
     plot_fold_2d,
     plot_network_1d,
     plot_sign_region,
 )
+from hwlib.record import TrainingRecord
 from hwlib.regions import abs_fold_layer, sawtooth_network
 
 matplotlib.use("Agg")  # works after pyplot's import: no figure is open yet
@@ -72,6 +74,12 @@ def _ax():
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("plot_curves: one record instead of a dict", lambda: plot_curves(TrainingRecord(settings={}, device="cpu")),
+        TypeError, "records must be a dict {name: TrainingRecord}, got one TrainingRecord; use plot_curves({'run': record})"),
+    ("plot_curves: an empty dict", lambda: plot_curves({}),
+        TypeError, "records must be a nonempty dict {name: TrainingRecord}, got {}"),
+    ("plot_curves: a dict of numbers", lambda: plot_curves({"a": 0.5}),
+        TypeError, "records['a'] must be a TrainingRecord, got float"),
     ("lo > hi", lambda: plot_network_1d(sawtooth_network(1), 1, 0, ax=_ax()),
         ValueError, "need lo < hi, got lo=1, hi=0"),
     ("num 1", lambda: plot_network_1d(sawtooth_network(1), num=1, ax=_ax()),

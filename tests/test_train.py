@@ -1,5 +1,8 @@
 import dataclasses
 import inspect
+import math
+import re
+import warnings
 
 import matplotlib
 
@@ -305,6 +308,12 @@ def settings_with(**kwargs):
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("normalize: 1-channel images", lambda: normalize(torch.zeros(2, 1, 32, 32, dtype=torch.uint8)),
+        ValueError, "x must be uint8 images (N, 3, H, W), got shape (2, 1, 32, 32)"),
+    ("normalize: channels-last images", lambda: normalize(torch.zeros(2, 32, 32, 3, dtype=torch.uint8)),
+        ValueError, "channels-last? use x.permute(0, 3, 1, 2)"),
+    ("normalize: a numpy batch", lambda: normalize(torch.zeros(2, 3, 32, 32).numpy()),
+        TypeError, "x must be uint8 images (N, 3, H, W), got ndarray"),
     ("normalize: float images", lambda: normalize(torch.rand(2, 3, 32, 32)),
         TypeError, "normalize expects uint8 images (0..255), got torch.float32; images already in [0, 1] would be scaled twice"),
     ("evaluate: no images", lambda: evaluate_mlp(*zeros(0)),
@@ -471,3 +480,21 @@ def test_graph_epoch_bookkeeping_matches_the_eager_loop(
         assert fast[1] == eager[1]
     for p, q in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_a_diverged_run_stops_with_a_warning(toy_data):
+    """lr = 1e4 blows the weights up (loss ~1e9 or more, then NaN logits,
+    which CrossEntropyLoss refuses): fit warns, names the epoch and keeps
+    only the epochs before it, whose losses are all sane."""
+    data = toy_data(120, device="cpu")
+    settings = TrainSettings(sizes=(3072, 16, 10), epochs=3, lr=1e4)
+    with pytest.warns(UserWarning, match=r"diverged at epoch (\d)") as caught:
+        _, record = fit(data, settings, progress=False)
+    epoch = int(re.search(r"epoch (\d)", str(caught[0].message))[1])
+    assert len(record.test_acc) == len(record.train_loss) == epoch - 1
+    assert all(loss < 100 * math.log(10) for loss in record.train_loss)
+    calm = TrainSettings(sizes=(3072, 16, 10), epochs=2, lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, record = fit(data, calm, progress=False)
+    assert len(record.test_acc) == 2
