@@ -16,12 +16,12 @@ One module per topic; each chapter of the book imports what it needs:
                  (000 Q14, 004 §6)
     record       TrainingRecord, the figures of one training run
     train        the training loop of hwlib.nn MLPs (000 Q11-Q15)
-    models       a small CIFAR-10 CNN, trained and cached (004 §6), and
-                 tiny_cnn, the random CNN the attribution checks run on
+    models       a small CIFAR-10 CNN, trained and cached (004 §6)
     attribution  saliency, guided backprop, Grad-CAM, fooling images, class
                  visualisation (004 §6)
     conv         convolution and transposed convolution as matrices (004 §1)
     check        checks of a student's own answers, with readable reports
+                 (a package holding no answer; check.fixtures: tiny_cnn)
     cache        where cached datasets and models live; atomic writes
     review       word counts for the paper review (004 §5)
     display      LaTeX rendering of matrices

@@ -32,8 +32,8 @@ book):
 * bfloat16 autocast where it helps (the CPU with AVX512-BF16, and GPUs),
   channels_last.
 
-`tiny_cnn` is a different, untrained model: a random float64 CNN for 8x8
-images, the fixed model hwlib.check and the tests run attribution code on.
+(The random float64 CNN the checks and the attribution tests run on,
+`tiny_cnn`, lives beside the checks: hwlib.check.fixtures.)
 """
 
 from __future__ import annotations
@@ -151,42 +151,6 @@ def small_cnn(
         Scale(1 / 8),
     ]
     return nn.Sequential(*layers)
-
-
-def tiny_cnn(seed: int = 0, *, device="cpu") -> nn.Sequential:
-    """A random float64 CNN for (N, 3, 8, 8) images and 5 classes, in eval
-    mode: the model hwlib.check and the tests run attribution code on.
-
-        conv 3->4, ReLU, conv 4->6, ReLU, maxpool 2, conv 6->8, ReLU,
-        flatten (8 x 4 x 4), linear -> 5
-
-    model[5] is the last convolution (N, 8, 4, 4), the Grad-CAM layer.
-    Weights are He-normal draws from torch.Generator().manual_seed(seed)
-    (the modules are built on the meta device, so the global random state
-    is never touched).
-    """
-    seed = _validate.integer("seed", seed, minimum=0)
-    device = _validate.device(device)
-    with torch.device("meta"):
-        model = nn.Sequential(
-            nn.Conv2d(3, 4, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(4, 6, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(6, 8, 3, padding=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(8 * 4 * 4, 5),
-        )
-    model = model.to_empty(device="cpu").double().eval()
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            fan_in = p[0].numel() if name.endswith("weight") else 10
-            draw = torch.randn(p.shape, generator=g, dtype=torch.float64)
-            p.copy_(draw * (2 / fan_in) ** 0.5)
-    return model.to(device)
 
 
 def last_conv_block(model: nn.Sequential) -> nn.Module:

@@ -24,7 +24,8 @@ from hwlib.attribution import (
     side_by_side,
     upsample,
 )
-from hwlib.models import small_cnn, tiny_cnn
+from hwlib.check.fixtures import tiny_cnn
+from hwlib.models import small_cnn
 
 
 def images(seed, n=3, device="cpu"):

@@ -11,6 +11,7 @@ from hwlib import data as hwdata
 from hwlib import models
 from hwlib.attribution import grad_cam
 from hwlib.cache import MANIFEST, save_atomic
+from hwlib.check.fixtures import tiny_cnn
 from hwlib.data import DeviceData
 from hwlib.models import (
     CNNSettings,
@@ -20,7 +21,6 @@ from hwlib.models import (
     load_or_train_cnn,
     position_contributions,
     small_cnn,
-    tiny_cnn,
     train_cnn,
     whitening_weights,
 )
