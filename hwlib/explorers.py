@@ -497,8 +497,41 @@ _HTML = """<div id="{id}" style="width: 100%; height: {height}px;"></div>
     document.head.appendChild(s);
   }});
   window.hwlibPlotly.then(function (Plotly) {{
-    Plotly.newPlot("{id}", {figure});
+    Plotly.newPlot("{id}", {figure}).then(hwlibKeys);
   }});
+  // The slider as a keyboard control (WCAG 2.1.1, 4.1.2): focusable, named
+  // by its parameter, its value in aria-valuetext; arrows, Home, End move it.
+  function hwlibKeys(gd) {{
+    var steps = gd.layout.sliders[0].steps;
+    var name = gd.layout.sliders[0].currentvalue.prefix.replace(/[:= ]+$/, "");
+    var at = function () {{ return gd._fullLayout.sliders[0].active; }};
+    var tag = function () {{
+      var g = gd.querySelector(".slider-group");
+      var set = {{tabindex: 0, role: "slider", "aria-label": name,
+                 "aria-valuemin": 0, "aria-valuemax": steps.length - 1,
+                 "aria-valuenow": at(), "aria-valuetext": steps[at()].label}};
+      for (var k in set) g.setAttribute(k, set[k]);
+    }};
+    tag();
+    gd.on("plotly_afterplot", tag);
+    gd.on("plotly_sliderchange", tag);
+    gd.addEventListener("keydown", function (e) {{
+      if (!e.target.closest || !e.target.closest(".slider-group")) return;
+      var move = {{ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1}};
+      var last = steps.length - 1;
+      var i = e.key === "Home" ? 0 : e.key === "End" ? last
+              : move[e.key] === undefined ? null : at() + move[e.key];
+      if (i === null) return;
+      e.preventDefault();
+      i = Math.max(0, Math.min(last, i));
+      Plotly.relayout(gd, {{"sliders[0].active": i}}).then(function () {{
+        return Plotly.animate(gd, steps[i].args[0], steps[i].args[1]);
+      }}).then(function () {{
+        tag();
+        gd.querySelector(".slider-group").focus();
+      }});
+    }});
+  }}
 }})();
 </script>"""
 
@@ -514,7 +547,9 @@ def show(fig: go.Figure) -> None:
     (the book, built by myst-nb; Colab; classic Jupyter): a div and a short
     script that loads plotly.js once per page (the book's vendored copy
     when the page is part of the book, else the CDN) and draws the figure
-    with its frames.
+    with its frames. The slider works from the keyboard too: TAB focuses
+    it (role "slider", named by its prefix, its step's label read out as
+    the value), the arrow keys, Home and End move it.
     """
     from IPython.display import display
 

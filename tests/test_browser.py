@@ -6,13 +6,21 @@ the test also proves that math, widgets and the plotly explorers render from the
 files. A screenshot of each page, in the light and the dark theme, is saved under _build/screenshots/,
 and one per feature: answer-folded.png / answer-open.png (one answer opened by its reader),
 answers-all-shown.png (the "Show all answers" switch), explorer-<name>-before.png / -after.png
-(each explorer before and after its slider moved).
+(each explorer before and after its slider moved), keyboard-*.png (the keyboard walk).
+
+Accessibility: every page is audited with axe-core (vendored from npm into _vendor_test/ by
+tools/web_assets.py) against WCAG 2.0 and 2.1, levels A and AA, in the light and the dark theme,
+with its answers folded and shown; any violation fails, and so does any request of a page that
+fails (a 4xx/5xx answer or a network error, from Chromium's performance log).
+
+$BOOK_HTML points the test at another build (default: _build/html of this repository).
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -23,8 +31,9 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
-SHOTS = ROOT / "_build" / "screenshots"
+HTML = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html").resolve()
+SHOTS = HTML.parent / "screenshots"
+AXE = ROOT / "_vendor_test" / "axe-core" / "axe.min.js"
 # Debian's packages by default; $CHROMIUM and $CHROMEDRIVER name others (GitHub's runner: Chrome)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -77,6 +86,10 @@ def browser(tmp_path_factory):
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
         options.add_argument(flag)
+    # the network log, for failed requests; the console, for their messages
+    options.set_capability(
+        "goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"}
+    )
     from selenium.webdriver.chrome.service import Service
 
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -312,7 +325,7 @@ const start = Date.now();
 (function poll() {
   const wanted = document.querySelectorAll('div[id^="hwlib-"]').length;
   const drawn = document.querySelectorAll('div[id^="hwlib-"].js-plotly-plot .main-svg').length;
-  if ((wanted && drawn >= wanted) || Date.now() - start > 20000) { done([wanted, drawn]); }
+  if (drawn >= wanted || Date.now() - start > 20000) { done([wanted, drawn]); }
   else { setTimeout(poll, 200); }
 })();
 """
@@ -385,3 +398,161 @@ def test_no_code_cell_scrolls_sideways(server, browser):
         f"{len(offenders)} code blocks scroll sideways:\n"
         + "\n".join(offenders)
     )
+
+
+# ------------------------------------------------------------------ accessibility: WCAG 2 A/AA
+
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => ({
+     id: v.id, impact: v.impact, help: v.help,
+     nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary.replace(/\\s+/g, ' '))}))))
+  .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
+"""
+SET_THEME = """
+document.documentElement.dataset.theme = arguments[0];
+document.documentElement.dataset.mode = arguments[0];
+"""
+STATES = [  # (theme, answers): every page is audited in each
+    ("light", "folded"),
+    ("light", "shown"),
+    ("dark", "folded"),
+    ("dark", "shown"),
+]
+
+
+def failed_requests(browser) -> list[str]:
+    """The requests since the last call that failed: 4xx/5xx, or no answer."""
+    urls, failed = {}, []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.responseReceived":
+            response = params["response"]
+            if response["status"] >= 400:
+                failed.append(f"{response['status']} {response['url']}")
+        elif message["method"] == "Network.loadingFailed" and not params.get(
+            "canceled"
+        ):
+            url = urls.get(params["requestId"], params["requestId"])
+            failed.append(f"{params['errorText']} {url}")
+    return failed
+
+
+def audit(browser, url: str) -> list[str]:
+    """axe's WCAG 2 A/AA violations of the page at url in each of STATES."""
+    found = []
+    for theme, answers in STATES:
+        load(browser, url + ("?answers=show" if answers == "shown" else ""))
+        browser.execute_async_script(WAIT_FOR_PLOTS)
+        browser.execute_script(SET_THEME, theme)
+        if answers == "shown":
+            folded = browser.execute_script(ANSWERS)
+            assert not any(a["folded"] for a in folded), "answers still folded"
+        browser.execute_script(AXE.read_text())
+        for v in browser.execute_async_script(RUN_AXE, WCAG):
+            found += [
+                f"[{theme}, answers {answers}] {v['id']} ({v['impact']}): {v['help']}: {n}"
+                for n in v["nodes"] or [""]
+            ]
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_meets_wcag2_aa_and_loads_every_file(page, server, browser):
+    if not AXE.exists():
+        pytest.fail(f"no {AXE}: run tools/web_assets.py (fetches axe-core)")
+    browser.get("about:blank")
+    failed_requests(browser)  # forget what came before
+    violations = audit(browser, server + page)
+    failed = sorted(set(failed_requests(browser)))
+    assert not violations, (
+        f"{len(violations)} WCAG 2 A/AA violations on {page}:\n"
+        + "\n".join(violations)
+    )
+    assert not failed, f"failed requests on {page}:\n" + "\n".join(failed)
+
+
+# ------------------------------------------------------------------ keyboard only
+
+KEYBOARD_PAGE = (
+    "chapters/approximation.html"  # answers, ipywidgets, an explorer
+)
+FOCUSED = """
+const e = document.activeElement, sel = arguments[0];
+return !!(e && e !== document.body && (e.matches(sel) || e.closest(sel)));
+"""
+
+
+def tab_to(browser, selector: str, limit: int = 600) -> int:
+    """Press TAB until the focused element matches selector; the presses."""
+    from selenium.webdriver import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for presses in range(1, limit + 1):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.execute_script(FOCUSED, selector):
+            return presses
+    pytest.fail(f"{selector} not reached in {limit} presses of TAB")
+
+
+def press(browser, key) -> None:
+    from selenium.webdriver import ActionChains
+
+    ActionChains(browser).send_keys(key).perform()
+    browser.execute_script("return new Promise(r => setTimeout(r, 400));")
+
+
+def test_every_control_works_from_the_keyboard(server, browser):
+    """TAB reaches each kind of control of a chapter; its keys work it."""
+    from selenium.webdriver.common.keys import Keys
+
+    state = "return [document.documentElement.dataset.mode, " + (
+        "document.activeElement.getAttribute('aria-valuetext')];"
+    )
+    # the theme switch: ENTER changes the colour mode
+    load(browser, server + KEYBOARD_PAGE)
+    tab_to(browser, ".theme-switch-button")
+    before = browser.execute_script(state)[0]
+    press(browser, Keys.ENTER)
+    assert browser.execute_script(state)[0] != before, "theme switch: ENTER"
+    browser.save_screenshot(str(SHOTS / "keyboard-theme-switch.png"))
+    # an answer: its toggle opens it with ENTER
+    load(browser, server + KEYBOARD_PAGE)
+    tab_to(browser, ".solution .toggle-button")
+    press(browser, Keys.ENTER)
+    answers = browser.execute_script(ANSWERS)
+    assert not answers[0]["folded"] and answers[0]["shown"], "answer: ENTER"
+    browser.save_screenshot(str(SHOTS / "keyboard-answer-open.png"))
+    # "Show all answers": ENTER
+    load(browser, server + KEYBOARD_PAGE)
+    tab_to(browser, "button.show-all-answers")
+    press(browser, Keys.ENTER)
+    assert not any(a["folded"] for a in browser.execute_script(ANSWERS))
+    # with the answers shown: an ipywidgets slider, then the plotly explorer
+    load(browser, server + KEYBOARD_PAGE + "?answers=show")
+    browser.execute_async_script(WAIT_FOR_PLOTS)
+    for name, selector in (
+        ("widget", '.widget-slider [role="slider"]'),
+        ("explorer", '.js-plotly-plot .slider-group[role="slider"]'),
+    ):
+        tab_to(browser, selector)
+        value = browser.execute_script(state)[1]
+        press(browser, Keys.ARROW_RIGHT)
+        moved = browser.execute_script(state)[1]
+        browser.save_screenshot(str(SHOTS / f"keyboard-{name}.png"))
+        assert value is not None and moved != value, (
+            f"{name} slider: ARROW_RIGHT left it at {value!r}"
+        )
+
+
+def test_a_missing_file_counts_as_a_failed_request(server, browser):
+    """Guards the audit's request check against passing vacuously."""
+    browser.get("about:blank")
+    failed_requests(browser)
+    browser.get(server + "no-such-page.html")
+    assert any("404" in f for f in failed_requests(browser))

@@ -5,6 +5,9 @@ installed plotly package (the explorers of hwlib.explorers load it from _static/
 _vendor/ is an extra Sphinx static path (its files land in _build/html/_static/). It is not
 _static/ on purpose: Jupyter Book adds every .js file under _static/ to every page.
 
+axe-core (the accessibility audit of tests/test_browser.py) goes to _vendor_test/ instead: the
+browser test injects it into each page; it is not part of the book.
+
 Run by `make book` before the build. The packages come from the npm registry (`npm pack`). When
 they cannot be fetched (no npm, no registry), each expected file is written as a small shim that
 loads the same file from a public CDN instead, so the book still works online.
@@ -21,8 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "_vendor"
+TEST_VENDOR = (
+    ROOT / "_vendor_test"
+)  # for the tests only, not a static path of the book
 
-# npm package -> (folder inside the package, folder under _vendor, entry file, CDN URL of the entry)
+# npm package -> (folder inside the package, where it goes, entry file, CDN URL of the entry)
 # Only what the pages load is kept (MathJax's TeX-to-HTML component and its fonts, the AMD build of
 # the widget manager with its fonts, RequireJS): a few MB instead of tens.
 KEEP = {
@@ -33,25 +39,32 @@ KEEP = {
     ),
     "requirejs": ("require.js",),
     "html-manager": ("embed-amd.js", ".woff", ".woff2"),
+    "axe-core": ("axe.min.js", "LICENSE"),
 }
 PACKAGES = {
     "mathjax@3.2.2": (
         "package/es5",
-        "mathjax",
+        VENDOR / "mathjax",
         "tex-chtml.js",
         "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js",
     ),
     "requirejs@2.3.8": (
         "package",
-        "requirejs",
+        VENDOR / "requirejs",
         "require.js",
         "https://cdn.jsdelivr.net/npm/requirejs@2.3.8/require.js",
     ),
     "@jupyter-widgets/html-manager@1.0.15": (
         "package/dist",
-        "html-manager",
+        VENDOR / "html-manager",
         "embed-amd.js",
         "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.15/dist/embed-amd.js",
+    ),
+    "axe-core@4.14.1": (
+        "package",
+        TEST_VENDOR / "axe-core",
+        "axe.min.js",
+        None,  # no shim: the browser test needs the file itself
     ),
 }
 STAMP = VENDOR / ".complete"
@@ -113,19 +126,25 @@ def main() -> int:
     VENDOR.mkdir(parents=True, exist_ok=True)
     offline = []
     with tempfile.TemporaryDirectory() as tmp:
-        for spec, (inner, folder, entry, url) in PACKAGES.items():
+        for spec, (inner, target, entry, url) in PACKAGES.items():
             try:
-                fetch(spec, inner, VENDOR / folder, Path(tmp))
+                fetch(spec, inner, target, Path(tmp))
             except (
                 OSError,
                 subprocess.SubprocessError,
                 tarfile.TarError,
             ) as err:
+                offline.append(spec)
+                if url is None:
+                    print(
+                        f"web_assets: could not fetch {spec} ({type(err).__name__}); "
+                        "the browser test needs it"
+                    )
+                    continue
                 print(
                     f"web_assets: could not fetch {spec} ({type(err).__name__}); the book will load it from {url}"
                 )
-                write_shim(VENDOR / folder, entry, url)
-                offline.append(spec)
+                write_shim(target, entry, url)
     if not offline:
         STAMP.write_text(repr(sorted(PACKAGES)))
     print(
