@@ -121,7 +121,14 @@ def copy_plotly() -> None:
 
 def main() -> int:
     copy_plotly()
-    if STAMP.exists() and STAMP.read_text() == repr(sorted(PACKAGES)):
+    if (
+        STAMP.exists()
+        and STAMP.read_text() == repr(sorted(PACKAGES))
+        and all(
+            (target / entry).exists()
+            for _, target, entry, _ in PACKAGES.values()
+        )
+    ):
         return 0  # already fetched
     VENDOR.mkdir(parents=True, exist_ok=True)
     offline = []
