@@ -11,6 +11,7 @@ its parameters (values or requires_grad flags) change.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -124,6 +125,7 @@ def _check_images(x: Tensor, name: str = "x") -> None:
             f"{name} must be a float batch of images (N, C, H, W), got "
             f"{x.dtype} of shape {tuple(x.shape)}{hint}"
         )
+    _validate.finite(name, x)
 
 
 def _check_maps(maps: Tensor, shape: str) -> None:
@@ -260,6 +262,7 @@ def upsample(
         raise TypeError(
             f"size must be a pair (H, W) of ints >= 1, got {size!r}"
         ) from err
+    _validate.allocation("the upsampled maps", len(maps) * size[0] * size[1])
     kwargs = {"align_corners": False} if mode != "nearest" else {}
     return F.interpolate(maps[:, None], size=size, mode=mode, **kwargs)[:, 0]
 
@@ -605,6 +608,7 @@ def _check_visualization_args(
         )
     for name, size in zip("CHW", image_shape):
         _validate.integer(f"image_shape ({name})", size)
+    _validate.allocation("each image", math.prod(image_shape))
     _validate.integer("num_iterations", num_iterations, minimum=0)
     _validate.integer("blur_every", blur_every, minimum=0)
     _validate.real("blur_sigma", blur_sigma, low=0)

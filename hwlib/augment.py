@@ -140,6 +140,8 @@ def crop_at(
     n, c, h, w = _batch("x", x).shape
     crop_h, crop_w = _crop_size(size, (h, w), padding)
     highest = (h + 2 * padding - crop_h, w + 2 * padding - crop_w)
+    padded_size = n * c * (h + 2 * padding) * (w + 2 * padding)
+    _validate.allocation(f"the batch padded by {padding}", padded_size)
     offsets = _check_offsets(offsets, n, highest).to(x.device)
     padded = F.pad(x, (padding, padding, padding, padding))
     rows = offsets[0][:, None] + torch.arange(crop_h, device=x.device)

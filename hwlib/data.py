@@ -243,6 +243,11 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
     `~` is expanded; an empty $HWLIB_CIFAR10 counts as unset.
     """
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(
+                f"root must be a folder (a str or a path) or None, got "
+                f"{root!r} ({type(root).__name__})"
+            )
         if not str(root).strip():
             raise ValueError(
                 "root must name a folder, got an empty string; pass None "

@@ -45,7 +45,10 @@ def latex_matrix(
             )
         rows = rows.detach().cpu()
         rows = (rows[:, None] if rows.ndim == 1 else rows).tolist()
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+    unordered = isinstance(rows, (dict, set, frozenset))
+    if unordered or isinstance(rows, (str, bytes)):
+        raise TypeError(f"rows must be a matrix or a vector, got {rows!r}")
+    if not hasattr(rows, "__iter__"):
         raise TypeError(f"rows must be a matrix or a vector, got {rows!r}")
     rows = [list(r) if isinstance(r, (list, tuple)) else [r] for r in rows]
     if not rows:

@@ -139,6 +139,11 @@ def small_cnn(
             f"{image_size}x{image_size} images allow at most "
             f"{int(math.log2(image_size))}"
         )
+    sizes = zip((24, *widths), widths)
+    for i, (fan_in, width) in enumerate(sizes):
+        _validate.allocation(f"block {i}'s conv weights", 9 * width * width)
+        _validate.allocation(f"block {i}'s input conv", 9 * fan_in * width)
+    _validate.allocation("the head", widths[-1] * side * side * num_classes)
     stem = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(3, 24, 2))
     layers: list[nn.Module] = [Normalize(), stem, nn.ReLU()]
     in_channels = 24
@@ -210,6 +215,10 @@ def whitening_weights(images: Tensor, eps: float = 5e-4) -> Tensor:
     eps)^(-1/2) Vᵀ and their negatives (so that a ReLU after them keeps both
     signs).
     """
+    images = _validate.tensor(
+        "images", images, shape="(N, C, H, W)", dtype="floating"
+    )
+    _validate.finite("images", images)
     patches = F.unfold(images.float(), kernel_size=2)  # (N, 12, L)
     patches = patches.transpose(1, 2).reshape(-1, patches.shape[1]).double()
     covariance = patches.T @ patches / len(patches)

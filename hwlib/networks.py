@@ -213,11 +213,8 @@ def _check_layer(i: int, ws: list[Tensor], bs: list[Tensor]) -> None:
 
 def _input(x, in_features: int) -> Tensor:
     """A batch (N, in_features) of real numbers (bools refused)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"x must be a torch.Tensor of shape (N, {in_features}), got "
-            f"{type(x).__name__}"
-        )
+    what = f"a torch.Tensor of shape (N, {in_features})"
+    x = _validate.tensor("x", x, what=what)
     if x.dtype == torch.bool or x.is_complex():
         raise TypeError(f"x must hold real numbers, got {x.dtype}")
     if x.ndim != 2 or x.shape[1] != in_features:

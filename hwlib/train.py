@@ -95,6 +95,10 @@ def _epoch_draws(
     through here, so they see the same numbers."""
     _validate.generator(generator, x.device)
     _validate.boolean("augment", augment)
+    if len(x) != len(y):
+        raise ValueError(
+            f"x and y must have the same length, got {len(x)} and {len(y)}"
+        )
     order = torch.randperm(len(y), generator=generator, device=x.device)
     if not augment:
         return order, None

@@ -285,6 +285,12 @@ def _model():
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("saliency: NaN images", lambda: saliency_map(_model(), torch.full((1, 3, 8, 8), NAN, dtype=torch.float64), 0),
+        ValueError, "x must be finite, got 192 NaN/inf entries"),
+    ("upsample: a million squared", lambda: upsample(torch.ones(1, 2, 2), (10**6, 10**6)),
+        ValueError, "the upsampled maps would have 1000000000000 entries"),
+    ("visualization: 10**5-pixel sides", lambda: class_visualization(_model(), 0, image_shape=(3, 10**5, 10**5)),
+        ValueError, "each image would have 30000000000 entries"),
     ("step: one image, not a batch", lambda: class_visualization_step(_model(), images(0)[0], 1, lr=0.1, l2_reg=0.0),
         ValueError, "image must be a float batch of images (N, C, H, W), got torch.float64 of shape (3, 8, 8)"),
     ("step: image not a tensor", lambda: class_visualization_step(_model(), [[0.0]], 1, lr=0.1, l2_reg=0.0),

@@ -131,6 +131,8 @@ def crop(**kwargs):
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("random_crop: padding 10**6 (a 48 TB padded batch)", lambda: random_crop(IMAGES, padding=10**6),
+        ValueError, "the batch padded by 1000000 would have"),
     ("random_crop: channels-last batch (cropped the channel axis)", lambda: random_crop(torch.zeros(2, 32, 32, 3)),
         ValueError, "x must be a batch (N, C, H, W), got shape (2, 32, 32, 3) (channels-last? use x.permute(0, 3, 1, 2)"),
     ("shift_and_flip: channels-last batch", lambda: shift_and_flip(torch.zeros(2, 32, 32, 3), 2),

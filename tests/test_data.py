@@ -381,6 +381,8 @@ def from_cifar(*args, **kwargs):
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("load_cifar10: root an int", lambda: load_cifar10(3),
+        TypeError, "root must be a folder (a str or a path) or None, got 3 (int)"),
     ("load: empty root", lambda: load_cifar10(root=""),
         ValueError, "root must name a folder, got an empty string"),
     ("load: download a string", lambda: load_cifar10(root="x", download="yes"),

@@ -32,6 +32,8 @@ def test_non_finite_entries_are_shown_not_refused():
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("a dict (its keys would be shown)", lambda: latex_matrix({"a": 1}),
+        TypeError, "rows must be a matrix or a vector, got {'a': 1}"),
     ("3-D tensor", lambda: latex_matrix(torch.ones(2, 2, 2)),
         ValueError, "rows must be 1-D or 2-D, got shape (2, 2, 2)"),
     ("a number", lambda: latex_matrix(3.0),

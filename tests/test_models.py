@@ -339,6 +339,12 @@ def settings_with(**kwargs):
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("small_cnn: a width of 10**6", lambda: small_cnn((10**6,)),
+        ValueError, "block 0's conv weights would have 9000000000000 entries"),
+    ("whitening_weights: NaN images", lambda: models.whitening_weights(torch.full((4, 3, 8, 8), float("nan"))),
+        ValueError, "images must be finite, got 768 NaN/inf entries"),
+    ("whitening_weights: a list", lambda: models.whitening_weights([1.0]),
+        TypeError, "images must be a floating tensor (N, C, H, W), got list"),
     ("evaluate_cnn: float images in [0, 1] (would be divided by 255 again)", lambda: evaluate_cnn(seeded_cnn().float(), IMAGES.float() / 255, LABELS),
         TypeError, "x must be uint8 images (0..255), got torch.float32"),
     ("evaluate_cnn: an empty set", lambda: evaluate_cnn(seeded_cnn().float(), IMAGES[:0], LABELS[:0]),

@@ -308,6 +308,8 @@ def settings_with(**kwargs):
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("epoch_batches: fewer labels than images", lambda: list(epoch_batches(*zeros(4)[:1], zeros(2)[1], 2)),
+        ValueError, "x and y must have the same length, got 4 and 2"),
     ("normalize: 1-channel images", lambda: normalize(torch.zeros(2, 1, 32, 32, dtype=torch.uint8)),
         ValueError, "x must be uint8 images (N, 3, H, W), got shape (2, 1, 32, 32)"),
     ("normalize: channels-last images", lambda: normalize(torch.zeros(2, 32, 32, 3, dtype=torch.uint8)),
