@@ -683,10 +683,11 @@ def rank_correlations(a: Tensor, b: Tensor) -> Tensor:
     is constant (no correlation is defined). float64.
     """
     for name, t in (("a", a), ("b", b)):
-        if not isinstance(t, Tensor) or t.ndim < 2:
+        t = _validate.tensor(name, t, what="a tensor of maps (N, ...)")
+        if t.ndim < 2:
             raise TypeError(
                 f"{name} must be a tensor of maps (N, ...), got "
-                f"{tuple(t.shape) if isinstance(t, Tensor) else type(t)}"
+                f"{tuple(t.shape)}"
             )
     if a.shape != b.shape:
         raise ValueError(

@@ -13,6 +13,26 @@ from hwlib.train import TrainSettings
 #     the error it raises, a fragment of its message).
 # fmt: off
 BAD_INPUTS = [
+    ("tensor: a list", lambda: _validate.tensor("x", [1.0], shape="(N, C)"),
+        TypeError, "x must be a tensor (N, C), got list"),
+    ("tensor: too few axes", lambda: _validate.tensor("x", torch.zeros(3), shape="(N, C)"),
+        ValueError, "x must be a tensor (N, C), got shape (3,)"),
+    ("tensor: a fixed axis of the wrong size", lambda: _validate.tensor("x", torch.zeros(2, 1, 4, 4), shape="(N, 3, H, W)", what="RGB images"),
+        ValueError, "x must be RGB images (N, 3, H, W), got shape (2, 1, 4, 4)"),
+    ("tensor: channels-last images", lambda: _validate.tensor("x", torch.zeros(2, 32, 32, 3), shape="(N, 3, H, W)"),
+        ValueError, "(channels-last? use x.permute(0, 3, 1, 2) for (N, C, H, W) = (2, 3, 32, 32))"),
+    ("tensor: integers where floats are needed", lambda: _validate.tensor("x", torch.zeros(2, dtype=torch.long), dtype="floating"),
+        TypeError, "x must be a floating tensor, got torch.int64"),
+    ("tensor: bools where integers are needed", lambda: _validate.tensor("t", torch.zeros(2, dtype=torch.bool), shape="(N,)", dtype="integer"),
+        TypeError, "t must be an integer tensor (N,), got torch.bool"),
+    ("tensor: one exact dtype", lambda: _validate.tensor("y", torch.zeros(2, dtype=torch.int32), dtype=torch.int64),
+        TypeError, "y must be a tensor of torch.int64, got torch.int32"),
+    ("tensor: unlike the parameters", lambda: _validate.tensor("x", torch.zeros(2), like=torch.zeros(2, dtype=torch.float64)),
+        TypeError, "x (torch.float32 on cpu) must match the parameters (torch.float64 on cpu)"),
+    ("tensor: convert what cannot be", lambda: _validate.tensor("x", object(), convert=True),
+        TypeError, "x must be a tensor, got <object object"),
+    ("finite: a NaN and an inf", lambda: _validate.finite("maps", torch.tensor([0.0, float("nan"), float("inf")])),
+        ValueError, "maps must be finite, got 2 NaN/inf entries (shape (3,))"),
     ("integer: a float", lambda: _validate.integer("n", 2.0),
         TypeError, "n must be an int >= 1, got 2.0 (float)"),
     ("integer: a bool", lambda: _validate.integer("n", True),
@@ -51,6 +71,13 @@ def test_accepted_values_come_back_normalised():
     assert _validate.integer("n", 8, maximum=8) == 8
     assert _validate.boolean("flag", None, allow_none=True) is None
     assert _validate.device(None) == torch.device("cpu")
+    x = torch.zeros(2, 3, 4, 4)
+    assert _validate.tensor("x", x, shape="(N, 3, H, W)") is x
+    converted = _validate.tensor("x", [[1, 2]], shape="(N, C)", convert=True)
+    assert torch.equal(converted, torch.tensor([[1, 2]]))
+    # not channels-last: a small batch of 3-wide images keeps no hint
+    assert _validate.channels_last_hint(torch.zeros(2, 3, 32, 3)) == ""
+    assert _validate.finite("x", torch.arange(3)) is not None
 
 
 @pytest.mark.parametrize("value", [False, True])
