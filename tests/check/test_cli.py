@@ -35,20 +35,20 @@ def run_cli(*args):
     )
 
 
-def test_command_line(tmp_path):
+def test_command_line(tmp_path, capsys):
     path = tmp_path / "student.py"
     path.write_text(STUDENT)
-    done = run_cli("softmax_loss", str(path))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("✓ check_softmax_loss(softmax_loss)")
-    done = run_cli("softmax_loss", f"{path}:summed_loss")
-    assert done.returncode == 1 and "the batch size N = 8" in done.stdout
+    assert check.main(["softmax_loss", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("✓ check_softmax_loss(softmax_loss)")
+    assert check.main(["softmax_loss", f"{path}:summed_loss"]) == 1
+    assert "the batch size N = 8" in capsys.readouterr().out
 
 
 def test_a_file_that_calls_sys_exit_is_still_reported(tmp_path):
     path = tmp_path / "student.py"
     path.write_text(STUDENT + "\nimport sys\nsys.exit(0)\n")
-    done = run_cli("softmax_loss", f"{path}:summed_loss")
+    done = run_cli("softmax_loss", f"{path}:summed_loss")  # python -m
     assert done.returncode == 1
     assert "called sys.exit(0)" in done.stdout
     assert "✗ check_softmax_loss(summed_loss)" in done.stdout
