@@ -412,8 +412,10 @@ axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['
   .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
 """
 SET_THEME = """
+const done = arguments[arguments.length - 1];
 document.documentElement.dataset.theme = arguments[0];
 document.documentElement.dataset.mode = arguments[0];
+setTimeout(done, 1000);  // the theme's colour transitions (0.25 s) end before axe looks
 """
 STATES = [  # (theme, answers): every page is audited in each
     ("light", "folded"),
@@ -449,7 +451,7 @@ def audit(browser, url: str) -> list[str]:
     for theme, answers in STATES:
         load(browser, url + ("?answers=show" if answers == "shown" else ""))
         browser.execute_async_script(WAIT_FOR_PLOTS)
-        browser.execute_script(SET_THEME, theme)
+        browser.execute_async_script(SET_THEME, theme)
         if answers == "shown":
             folded = browser.execute_script(ANSWERS)
             assert not any(a["folded"] for a in folded), "answers still folded"
