@@ -113,7 +113,8 @@ def check_gate(net_or_fn, gate: str) -> Report:
     Linear and ReLU layers.
 
     "and", "or", "xor": f(x) > 0 exactly where the gate holds (SIGN_RULES),
-    at exact points of a grid containing the axes, points 1e-9 away and
+    on every linear region of the plane (an LP per region), and at exact
+    points of a grid containing the axes, points 1e-9 away and
     far points (up to 1e6)
     (a network is evaluated exactly in rational arithmetic); anything that
     is not a ReLU network fails, named as such. "nand": the value on
@@ -145,7 +146,28 @@ def check_gate(net_or_fn, gate: str) -> Report:
     values = _values(report, net_or_fn, points)
     if values is not None:
         _sign_lines(report, points, values, SIGN_RULES[gate])
+    if read is not None and read[1] == "relu" and len(read[0][-1][0]) == 1:
+        _plane_line(report, read[0], gate)
     return report
+
+
+def _plane_line(report, layers, gate) -> None:
+    """Every linear region of the plane, by LP (not only the grid)."""
+    found = plane_violation(layers, gate)
+    detail = "every linear region of the plane"
+    if found is not None:
+        point, (s1, s2) = found
+        p, q = (Fraction(v).limit_denominator(10**6) for v in point)
+        value = evaluate(layers, "relu", [p, q])[0]
+        want = "> 0" if SIGN_RULES[gate](s1, s2) else "<= 0"
+        r1, r2 = (">" if v > 0 else "<" for v in (s1, s2))
+        where = f"x1 {r1} 0, x2 {r2} 0"
+        detail = (
+            f"f({fmt(p)}, {fmt(q)}) = {fmt(value)} (at or near that point): "
+            f"where {where} the rule wants f {want}, and a linear region of "
+            "the network there breaks it"
+        )
+    report.add("sign of f on the whole plane", found is None, detail)
 
 
 def separable(labels) -> bool:
@@ -290,3 +312,98 @@ TOPICS = {
         for g in ("and", "or", "iff")
     },
 }
+
+
+# ----------------------------------------- every linear region, by LP
+
+
+def _interior(a_ub, b_ub) -> bool:
+    """Whether {x : a_ub x <= b_ub} in R^2 has an interior (LP: the
+    largest slack t with a_ub x + t <= b_ub, t <= 1, is > 0)."""
+    if not a_ub:
+        return True
+    rows = [[*row, 1.0] for row in a_ub]
+    lp = linprog(
+        [0, 0, -1],
+        A_ub=rows,
+        b_ub=b_ub,
+        bounds=[(None, None), (None, None), (None, 1)],
+    )
+    return lp.status == 0 and -lp.fun > 1e-9
+
+
+def _regions(layers):
+    """(a_ub, b_ub, slope, intercept, quadrant) for every region of R^2
+    with an interior on which the ReLU network is affine (split by the
+    axes too): each hidden neuron's line splits the regions, then the
+    layer's activation pattern is read at a point inside each."""
+    regions = []
+    for s1 in (1, -1):
+        for s2 in (1, -1):
+            rows, rhs = [[-s1, 0.0], [0.0, -s2]], [0.0, 0.0]
+            regions.append((rows, rhs, np.eye(2), np.zeros(2), (s1, s2)))
+    for w, b in layers[:-1]:
+        w, b = np.array(w, dtype=float), np.array(b, dtype=float)
+        for j in range(len(b)):
+            split = []
+            for a_ub, b_ub, m, c, q in regions:
+                pm, pc = w[j] @ m, w[j] @ c + b[j]
+                for sign in (1, -1):  # sign * (pm x + pc) >= 0
+                    rows = [*a_ub, list(-sign * pm)]
+                    rhs = [*b_ub, float(sign * pc)]
+                    if _interior(rows, rhs):
+                        split.append((rows, rhs, m, c, q))
+            regions = split
+        applied = []
+        for a_ub, b_ub, m, c, q in regions:
+            pre_m, pre_c = w @ m, w @ c + b
+            on = (pre_m @ _inside(a_ub, b_ub) + pre_c) > 0
+            applied.append((a_ub, b_ub, pre_m * on[:, None], pre_c * on, q))
+        regions = applied
+    w, b = (np.array(v, dtype=float) for v in layers[-1])
+    return [
+        (a, bb, w[0] @ m, float(w[0] @ c + b[0]), q)
+        for a, bb, m, c, q in regions
+    ]
+
+
+def _inside(a_ub, b_ub) -> np.ndarray:
+    """A point well inside the region (the largest-slack LP's solution)."""
+    rows = [[*row, 1.0] for row in a_ub]
+    lp = linprog(
+        [0, 0, -1],
+        A_ub=rows,
+        b_ub=b_ub,
+        bounds=[(None, None), (None, None), (None, 1)],
+    )
+    return lp.x[:2]
+
+
+def plane_violation(layers, gate: str):
+    """((x1, x2), quadrant signs) where the ReLU network breaks the gate's
+    sign rule on the closure of a region of that quadrant, or None.
+
+    Per linear region (found by LP feasibility, in float64: exact up to
+    the LP's tolerance), f >= 0 on the closure where the rule holds
+    inside, f <= 0 where it does not (an LP each; a region where f is
+    unbounded the wrong way gives a far point)."""
+    for a_ub, b_ub, slope, icpt, (s1, s2) in _regions(layers):
+        want = SIGN_RULES[gate](s1, s2)
+        sign = 1 if want else -1  # minimise sign * f
+        lp = linprog(
+            sign * np.asarray(slope),
+            A_ub=a_ub,
+            b_ub=b_ub,
+            bounds=[(None, None)] * 2,
+        )
+        if lp.status == 3:  # unbounded: far along a ray
+            ray = linprog(
+                sign * np.asarray(slope),
+                A_ub=a_ub,
+                b_ub=b_ub,
+                bounds=[(-1e6, 1e6)] * 2,
+            )
+            return tuple(ray.x), (s1, s2)
+        if lp.status == 0 and sign * (slope @ lp.x + icpt) < -1e-9:
+            return tuple(lp.x), (s1, s2)
+    return None

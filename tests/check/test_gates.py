@@ -1,6 +1,10 @@
 """Gates as ReLU networks and threshold neurons."""
 
+from fractions import Fraction
+
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from hwlib import check
@@ -90,3 +94,48 @@ def test_threshold_neurons():
         report = check.check_threshold_neuron([1, 1], -1, gate)
         assert "not linearly separable" in text(report)
     assert not check.check_threshold_neuron([1, 1, 1], 0, "or").passed
+
+
+def test_a_bump_between_grid_points_is_found():
+    # XOR plus a tent of height 1 on the strip 1/32 < x1 < 3/32 (exact
+    # binary fractions), between the grid's ticks 0 and 0.1: positive
+    # where xor wants <= 0
+    w1 = [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], *[[1, 0]] * 3]
+    b1 = [0] * 6 + [-1 / 32, -2 / 32, -3 / 32]
+    w2 = [[1, 1, 1, 1, -1, -1, 32, -64, 32]]
+    report = check.check_gate(relu_net(w1, b1, w2, [0]), "xor")
+    assert failed(report) == ["sign of f on the whole plane"], report
+    assert "where x1 > 0, x2 > 0 the rule wants f <= 0" in text(report)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(st.integers(-3, 3), min_size=6, max_size=6),
+    st.lists(st.integers(-2, 2), min_size=3, max_size=3),
+    st.lists(st.integers(-2, 2), min_size=3, max_size=3),
+    st.integers(-2, 2),
+    st.sampled_from(["and", "or", "xor"]),
+)
+def test_check_gate_agrees_with_exact_signs(w1, b1, w2, b2, gate):
+    net = relu_net([w1[:2], w1[2:4], w1[4:]], b1, [w2], [b2])
+    report = check.check_gate(net, gate)
+    rule = {
+        "and": lambda p, q: p > 0 and q > 0,
+        "or": lambda p, q: p > 0 or q > 0,
+        "xor": lambda p, q: (p < 0 < q) or (q < 0 < p),
+    }[gate]
+    ticks = [Fraction(k, 4) for k in range(-40, 41)] + [Fraction(10**6)]
+    ticks += [-t for t in ticks[-1:]]
+
+    def exact(p, q):  # the network by hand, in fractions
+        h = [
+            max(Fraction(a) * p + Fraction(b) * q + Fraction(c), 0)
+            for (a, b), c in zip([w1[:2], w1[2:4], w1[4:]], b1)
+        ]
+        return sum(Fraction(v) * x for v, x in zip(w2, h)) + b2
+
+    wrong = any((exact(p, q) > 0) != rule(p, q) for p in ticks for q in ticks)
+    if wrong:
+        assert not report.passed, report
+    if report.passed:
+        assert not wrong
