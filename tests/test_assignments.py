@@ -696,6 +696,8 @@ def test_nbgrader_releases_and_grades_every_notebook(
         for c in CHAPTERS
         if "load_cifar10(" not in STUDENT[c] or os.environ.get("HWLIB_CIFAR10")
     ]
+    only = os.environ.get("NBGRADER_CHAPTERS")  # e.g. "cifar10 logic"
+    chapters = [c for c in chapters if not only or c in only.split()]
     course = tmp_path / "course"
     make_assignments.main(
         ["--out", str(tmp_path / "unused"), "--source", str(course / "source")]
