@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hwlib.check import ANSWER_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +106,12 @@ def test_the_check_tests_pass_without_answers_and_from_a_bare_copy(tmp_path):
         "check",
         "__pycache__",
     }
+
+
+def test_the_answer_modules_are_the_course_tables():
+    tables = ROOT / "tools" / "assign" / "modules.py"
+    if not tables.exists():
+        pytest.skip("a copy without the course's tools")
+    namespace: dict = {}
+    exec(compile(tables.read_text(), str(tables), "exec"), namespace)
+    assert set(ANSWER_MODULES) == set(namespace["ANSWER"])
