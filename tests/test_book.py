@@ -351,3 +351,130 @@ def test_the_install_cell_runs_pip_only_where_hwlib_is_missing(
     wanted = f"hwlib[book] @ {source or 'git+' + url}"
     pip = [sys.executable, "-m", "pip", "install", "-q", wanted]
     assert calls == [(pip, {"check": True})]
+
+
+# Figures' text alternatives. A matplotlib figure that a cell draws becomes an
+# <img> whose alt text is the cell's `mystnb: image: alt:` option (without it,
+# the image's file name); a glued figure takes `:alt:` on {glue:figure}.
+
+
+def calls_outside_functions(tree):
+    """The calls a cell makes when it runs: not those inside a def/lambda."""
+    import ast
+
+    todo, calls = list(ast.iter_child_nodes(tree)), []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, (ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Call):
+            calls.append(node.func)
+        todo += ast.iter_child_nodes(node)
+    return calls
+
+
+def draws(func, plotters) -> bool:
+    """A call that draws: plt.anything(), plot*(), or a function of the
+    chapter that draws (in `plotters`)."""
+    import ast
+
+    if isinstance(func, ast.Attribute):
+        return isinstance(func.value, ast.Name) and func.value.id == "plt"
+    return isinstance(func, ast.Name) and (
+        func.id.startswith("plot") or func.id in plotters
+    )
+
+
+def figure_cells(nb):
+    """The code cells that draw a figure when run: a call to plt.*, to a
+    plot* function, or to a function defined earlier in the chapter whose
+    body makes such a call (cells that only define it draw nothing)."""
+    import ast
+
+    plotters, found = set(), []
+    for cell in code_cells(nb):
+        tree = ast.parse(cell.source)
+        if any(draws(f, plotters) for f in calls_outside_functions(tree)):
+            found.append(cell)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and any(
+                draws(n.func, plotters)
+                for n in ast.walk(node)
+                if isinstance(n, ast.Call)
+            ):
+                plotters.add(node.name)
+    return found
+
+
+def alt_text(cell) -> str:
+    image = cell.metadata.get("mystnb", {}).get("image", {})
+    return str(image.get("alt", "")).strip()
+
+
+def missing_alt_texts(text: str) -> list[str]:
+    """The figures of a chapter (MyST text) without a real text alternative:
+    the first line of each such cell, and each {glue:figure} lacking :alt:."""
+    import re
+
+    nb = jupytext.reads(text, fmt="md:myst")
+    bad = [
+        cell.source.splitlines()[0]
+        for cell in figure_cells(nb)
+        if len(alt_text(cell)) < 40 or alt_text(cell).endswith(".png")
+    ]
+    fence = r"^[`:]{3,}\{glue:figure\}.*?^[`:]{3,}$"
+    for block in re.findall(fence, text, re.M | re.S):
+        if not re.search(r"^:alt: *\S.{30,}$", block, re.M):
+            bad.append(block.splitlines()[0])
+    return bad
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_has_a_text_alternative(md):
+    """Every cell that draws a matplotlib figure carries `mystnb: image:
+    alt:` saying what the figure shows; every {glue:figure} an `:alt:`."""
+    missing = missing_alt_texts(md.read_text())
+    assert not missing, f"{md.name}: figures without alt text:\n" + "\n".join(
+        missing
+    )
+
+
+ALT = "A straight line through the origin, rising from left to right."
+FIGURES = f"""\
+```{{code-cell}} ipython3
+def draw(f):
+    plt.plot(f)
+```
+
+```{{code-cell}} ipython3
+---
+mystnb:
+  image:
+    alt: {ALT}
+---
+fig, ax = plt.subplots()
+```
+
+```{{code-cell}} ipython3
+draw([1, 2])
+```
+
+```{{glue:figure}} curve
+:alt: {ALT}
+```
+"""
+
+
+def test_a_figure_without_alt_text_fails_the_scan():
+    assert missing_alt_texts(FIGURES) == ["draw([1, 2])"]
+    no_alt = FIGURES.replace(f":alt: {ALT}\n", "")
+    assert missing_alt_texts(no_alt) == [
+        "draw([1, 2])",
+        "```{glue:figure} curve",
+    ]
+    both = FIGURES.replace("draw([1, 2])", "plot_curve(draw)")
+    assert missing_alt_texts(both) == ["plot_curve(draw)"]
+    clean = FIGURES.replace("draw([1, 2])", "print(draw)")
+    assert missing_alt_texts(clean) == []
