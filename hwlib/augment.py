@@ -165,8 +165,7 @@ def random_crop(
     x: (N, C, H, W), any dtype; size None (the default) keeps H x W. Offsets
     are uniform in [0, H + 2 padding - h] along each axis, drawn from
     `generator` (which must live on x's device). This is the standard
-    CIFAR-10 augmentation (torchvision's RandomCrop(32, padding=4)); the
-    homework's own notebook, which specifies the crop, is not public.
+    CIFAR-10 augmentation (torchvision's RandomCrop(32, padding=4)).
     """
     x = _batch("x", x)
     offsets = crop_offsets(
