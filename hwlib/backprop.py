@@ -88,6 +88,13 @@ def residual_relu_grad(W: Tensor, x: Tensor) -> Tensor:
     return torch.outer(v, u) + torch.outer(back_to_y, x)
 
 
+def _as_lists(W: Tensor, x: Tensor) -> tuple[list, ...]:
+    """W, x, u, v and Θ(y) of the forward pass as Python lists, for the
+    loop versions (scalar arithmetic, no tensor kernels)."""
+    y, u, v, _ = residual_relu_forward(W, x)
+    return tuple(t.tolist() for t in (W, x, u, v, heaviside(y)))
+
+
 def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
     """dL/dW entry by entry from part (a)'s index formulas, in Python loops.
 
@@ -99,15 +106,8 @@ def residual_relu_grad_loop(W: Tensor, x: Tensor) -> Tensor:
     over m anew for every (i, j), as written: O(d^3) scalar operations.
     (`residual_relu_grad_hoisted` computes the same entries in O(d^2).)
     """
-    y, u, v, _ = residual_relu_forward(W, x)
     d = len(x)
-    W_, x_, u_, v_, th = (
-        W.tolist(),
-        x.tolist(),
-        u.tolist(),
-        v.tolist(),
-        heaviside(y).tolist(),
-    )
+    W_, x_, u_, v_, th = _as_lists(W, x)
     grad = [[0.0] * d for _ in range(d)]
     for i in range(d):
         for j in range(d):
@@ -133,15 +133,8 @@ def residual_relu_grad_hoisted(W: Tensor, x: Tensor) -> Tensor:
     like `residual_relu_grad_loop`, so timing the two compares operation
     counts under one interpreter.
     """
-    y, u, v, _ = residual_relu_forward(W, x)
     d = len(x)
-    W_, x_, u_, v_, th = (
-        W.tolist(),
-        x.tolist(),
-        u.tolist(),
-        v.tolist(),
-        heaviside(y).tolist(),
-    )
+    W_, x_, u_, v_, th = _as_lists(W, x)
     grad = []
     for i in range(d):
         s_i = 0.0

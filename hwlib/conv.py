@@ -137,7 +137,8 @@ def conv_transpose2d_output_size(
     return g.out
 
 
-def _matrix(kernel, input_size, stride, padding, *, transpose: bool) -> Tensor:
+def _kernel_geometry(kernel, input_size, stride, padding, *, transpose):
+    """The kernel as a real 2-D tensor, and the convolution's geometry."""
     kernel = _validate.real_tensor("kernel", kernel)
     if kernel.ndim != 2 or kernel.numel() == 0:
         raise ValueError(
@@ -146,6 +147,13 @@ def _matrix(kernel, input_size, stride, padding, *, transpose: bool) -> Tensor:
         )
     g = _geometry(
         tuple(kernel.shape), input_size, stride, padding, transpose=transpose
+    )
+    return kernel, g
+
+
+def _matrix(kernel, input_size, stride, padding, *, transpose: bool) -> Tensor:
+    kernel, g = _kernel_geometry(
+        kernel, input_size, stride, padding, transpose=transpose
     )
     A = torch.zeros(_matrix_shape(g), dtype=kernel.dtype, device=kernel.device)
     for row, col, a, b in _entries(g, transpose=transpose):
@@ -224,14 +232,8 @@ def matrix_from_torch(
     conv2d_matrix and conv_transpose2d_matrix (and their symbolic twins,
     through `entry_names`).
     """
-    kernel = _validate.real_tensor("kernel", kernel)
-    if kernel.ndim != 2 or kernel.numel() == 0:
-        raise ValueError(
-            "kernel must be 2-D (kh, kw) with positive sizes, got shape "
-            f"{tuple(kernel.shape)}"
-        )
-    g = _geometry(
-        tuple(kernel.shape), input_size, stride, padding, transpose=transpose
+    kernel, g = _kernel_geometry(
+        kernel, input_size, stride, padding, transpose=transpose
     )
     n = _matrix_shape(g)[1]  # one one-hot image per input pixel
     if n * n > MAX_MATRIX_ENTRIES:

@@ -317,11 +317,9 @@ TOPICS = {
 # ----------------------------------------- every linear region, by LP
 
 
-def _interior(a_ub, b_ub) -> bool:
-    """Whether {x : a_ub x <= b_ub} in R^2 has an interior (LP: the
-    largest slack t with a_ub x + t <= b_ub, t <= 1, is > 0)."""
-    if not a_ub:
-        return True
+def _largest_slack(a_ub, b_ub) -> tuple[np.ndarray, float]:
+    """The point of {x : a_ub x <= b_ub} in R^2 farthest inside it, and
+    its slack (LP: the largest t <= 1 with a_ub x + t <= b_ub)."""
     rows = [[*row, 1.0] for row in a_ub]
     lp = linprog(
         [0, 0, -1],
@@ -329,7 +327,14 @@ def _interior(a_ub, b_ub) -> bool:
         b_ub=b_ub,
         bounds=[(None, None), (None, None), (None, 1)],
     )
-    return lp.status == 0 and -lp.fun > 1e-9
+    if lp.status != 0:
+        return np.zeros(2), -np.inf
+    return lp.x[:2], -lp.fun
+
+
+def _interior(a_ub, b_ub) -> bool:
+    """Whether {x : a_ub x <= b_ub} in R^2 has an interior."""
+    return not a_ub or _largest_slack(a_ub, b_ub)[1] > 1e-9
 
 
 def _regions(layers):
@@ -369,14 +374,7 @@ def _regions(layers):
 
 def _inside(a_ub, b_ub) -> np.ndarray:
     """A point well inside the region (the largest-slack LP's solution)."""
-    rows = [[*row, 1.0] for row in a_ub]
-    lp = linprog(
-        [0, 0, -1],
-        A_ub=rows,
-        b_ub=b_ub,
-        bounds=[(None, None), (None, None), (None, 1)],
-    )
-    return lp.x[:2]
+    return _largest_slack(a_ub, b_ub)[0]
 
 
 def plane_violation(layers, gate: str):
