@@ -8,6 +8,7 @@ from conftest import count_regions_by_sampling
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import hwlib.check.regions as check_regions
 import hwlib.regions as regions_module
 from hwlib.networks import FeedForwardNetwork
 from hwlib.regions import (
@@ -643,3 +644,14 @@ def test_the_depth_separation_check_can_fail():
     assert boundaries == pytest.approx(0.25, abs=1e-6)  # by construction
     assert not inside >= 0.25 - 1e-3  # "no better than 1/2" fires
     assert not relu_fit_l1(saw, own) >= 0.25 - 1e-3  # a bound without m
+
+
+@settings(max_examples=200, deadline=None)
+@given(CHAINS)
+def test_the_checks_own_count_equals_the_brute_force_oracle(chain):
+    """hwlib.check grades with its own counter (it imports no answer):
+    it must count the same notion as the oracle above."""
+    layers = [(torch.tensor([[w]]), torch.tensor([b])) for w, b in chain]
+    assert check_regions.identified_count(layers) == regions_oracle(
+        _exact(chain)
+    )

@@ -22,7 +22,9 @@ def count_regions(layers):
     - count: int
 
     Count from the layers themselves, not from a formula for the fold layer
-    alone: the check also tries layers such as |3x - 1| and |x / 2|.
+    alone: the check also tries layers such as |3x - 1| and |x / 2|. A
+    region may be any set, not only one affine piece of the map, and the
+    check tries a stack where the two counts differ.
     """
     ### BEGIN SOLUTION
     # each coordinate is folded independently: follow the intervals of
@@ -44,26 +46,37 @@ def count_regions(layers):
 
 
 def _count_1d(chain):
-    """Intervals of (0, 1) that t -> |a_L(...|a_1 t + c_1|...) + c_L| maps
-    one-to-one onto (0, 1): one in each linear piece whose image covers
-    (0, 1)."""
-    pieces = [(Fraction(0), Fraction(1), Fraction(1), Fraction(0))]
-    for a, c in chain:  # pieces: (lo, hi, slope, offset) of the map so far
-        split = []
-        for lo, hi, s, o in pieces:
-            s, o = a * s, a * o + c
-            zero = -o / s if s else None
-            cuts = [lo] + ([zero] if zero and lo < zero < hi else []) + [hi]
-            for left, right in zip(cuts, cuts[1:]):
-                mid = (left + right) / 2
-                sign = 1 if s * mid + o >= 0 else -1
-                split.append((left, right, sign * s, sign * o))
-        pieces = split
-    found = 0
-    for lo, hi, s, o in pieces:
-        ends = sorted((s * lo + o, s * hi + o))
-        found += s != 0 and ends[0] <= 0 and ends[1] >= 1
-    return found
+    """The fewest preimages in (0, 1) that a y in (0, 1) has under
+    t -> |a_L(...|a_1 t + c_1|...) + c_L|: that many disjoint regions map
+    one-to-one onto (0, 1), and no more. The number changes only at the
+    values the map takes at 0, 1 and its kinks, so try those and the
+    points between them."""
+    if any(a == 0 for a, _ in chain):
+        return 0  # a constant map identifies nothing
+    kinks = {Fraction(0), Fraction(1)}
+    for k, (a, c) in enumerate(chain):
+        kinks |= set(_preimages(chain[:k], -c / a))  # layer k's kinks
+    values = {_apply(chain, t) for t in kinks} | {Fraction(0), Fraction(1)}
+    ys = sorted(y for y in values if 0 <= y <= 1)
+    ys = ys[1:-1] + [(u + v) / 2 for u, v in zip(ys, ys[1:])]
+    return min(len(_preimages(chain, y)) for y in ys)
+
+
+def _apply(chain, t):
+    for a, c in chain:
+        t = abs(a * t + c)
+    return t
+
+
+def _preimages(chain, y):
+    """Every t in (0, 1) with chain(t) = y: undo |a t + c| = v backwards,
+    t = (v - c) / a or (-v - c) / a."""
+    ts = [y]
+    for a, c in reversed(chain):
+        ts = [
+            (s * v - c) / a for v in ts if v >= 0 for s in {1, -1 if v else 1}
+        ]
+    return [t for t in ts if 0 < t < 1]
     ### END SOLUTION
 
 
