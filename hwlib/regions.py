@@ -39,6 +39,7 @@ cancelled, not as a small slope change.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -609,12 +610,7 @@ def count_identified_pieces(
     pieces, take milliseconds). Any other W (one that mixes coordinates)
     raises ValueError.
     """
-    lo_f, hi_f = _check_interval(lo, hi)
-    chains = _coordinate_chains(layers)
-    count = 1 if chains else 0
-    for chain in chains:
-        count *= _count_pieces_1d(chain, lo_f, hi_f)
-    return count
+    return _product_over_coordinates(layers, lo, hi, _count_pieces_1d)
 
 
 def count_identified_regions(
@@ -642,12 +638,15 @@ def count_identified_regions(
     the stack's pieces are grouped by image interval, its cut points by
     their value, and the count is swept over the values where it can change.
     """
+    return _product_over_coordinates(layers, lo, hi, _fewest_preimages_1d)
+
+
+def _product_over_coordinates(layers, lo, hi, count_1d) -> int:
+    """prod over the coordinates' 1-D chains of count_1d(chain, lo, hi);
+    0 when a coordinate is constant (no chain)."""
     lo_f, hi_f = _check_interval(lo, hi)
     chains = _coordinate_chains(layers)
-    count = 1 if chains else 0
-    for chain in chains:
-        count *= _fewest_preimages_1d(chain, lo_f, hi_f)
-    return count
+    return math.prod(count_1d(c, lo_f, hi_f) for c in chains) if chains else 0
 
 
 def identified_boxes(
