@@ -9,9 +9,16 @@ y = A x:
 (terms outside X are 0), so row p*out_w + q of A holds K[a, b] in column
 r*W + c for r = p s - pad + a, c = q s - pad + b. The transposed convolution
 scatters instead: input pixel (r, c) adds K[a, b] X[r, c] to output
-(r s - pad + a, c s - pad + b). For matching sizes it is exactly the transpose
-(the adjoint): conv_transpose2d_matrix(K, conv output size) ==
-conv2d_matrix(K, (H, W)).T.
+(r s - pad + a, c s - pad + b): the same pairs of pixels with the same
+weights, inputs and outputs swapped, so it is the transpose (the adjoint) of
+the convolution on its own output size, for every input size (h, w):
+
+    conv_transpose2d_matrix(K, (h, w)) == conv2d_matrix(K, out).T,
+    out = conv_transpose2d_output_size(K.shape, (h, w)).
+
+The converse, conv_transpose2d_matrix(K, conv output size) ==
+conv2d_matrix(K, (H, W)).T, holds only when s divides H + 2 pad - kh (and
+likewise for W); otherwise the transposed output is smaller than (H, W).
 
 Arguments follow torch.nn.functional: `kernel_size`, `stride` and `padding`
 are ints or pairs (height, width).

@@ -115,6 +115,35 @@ def test_transposed_matrix_is_the_transpose(case):
     )
 
 
+@settings(max_examples=100, deadline=None)
+@given(conv_cases())
+def test_transposed_matrix_is_the_transpose_on_its_output_size(case):
+    """For every input size (h, w), not only fitting ones: the transposed
+    convolution's matrix is the transpose of the convolution's on the
+    transposed output size (the module docstring's claim); the converse
+    fails when the stride does not divide H + 2 pad - kh."""
+    kernel_size, size, stride, padding = case
+    out = tuple(
+        (n - 1) * s - 2 * p + k
+        for n, s, p, k in zip(size, stride, padding, kernel_size)
+    )
+    assume(min(out) >= 1)
+    kernel = torch.arange(1.0, kernel_size[0] * kernel_size[1] + 1)
+    kernel = kernel.reshape(kernel_size)
+    A_t = conv_transpose2d_matrix(kernel, size, stride, padding)
+    A = conv2d_matrix(kernel, out, stride, padding)
+    torch.testing.assert_close(A_t, A.T)
+
+
+def test_the_converse_needs_the_stride_to_divide():
+    """H = 5, k = 2, s = 2: conv2d gives 2, conv_transpose2d of 2 gives 4."""
+    kernel = torch.ones(2, 2)
+    assert conv2d_output_size(2, (5, 5), stride=2) == (2, 2)
+    assert conv_transpose2d_output_size(2, (2, 2), stride=2) == (4, 4)
+    A_t = conv_transpose2d_matrix(kernel, (2, 2), stride=2)
+    assert A_t.shape != conv2d_matrix(kernel, (5, 5), stride=2).T.shape
+
+
 @settings(max_examples=60, deadline=None)
 @given(fitting_axis(), st.integers(1, 4), st.integers(0, 2**31 - 1))
 def test_matrices_equal_the_one_hot_reference(axis, kw, seed):
@@ -327,6 +356,18 @@ def test_the_chapter_checks_fail_when_the_builders_are_wrong(
     with pytest.raises(ClaimFailed):
         built = conv_transpose2d_matrix(kernel, (2, 2), stride=2)
         checked(torch.equal(built, A_t), "the numeric A_t is torch's")
+    # §1.1's true-convolution cell: the flipped kernel's matrix against
+    # SciPy's convolve2d (which flips) on the padded input, every 2nd window
+    from scipy.signal import convolve2d
+
+    g = torch.Generator().manual_seed(0)
+    kernel, x = torch.randn(3, 3, generator=g), torch.randn(3, 3, generator=g)
+    padded = F.pad(x, (1, 1, 1, 1)).numpy()
+    true_conv = convolve2d(padded, kernel.numpy(), mode="valid")[::2, ::2]
+    A_flip = conv2d_matrix(kernel.flip(0, 1), (3, 3), stride=2, padding=1)
+    with pytest.raises(ClaimFailed):
+        reference = torch.tensor(true_conv).flatten()
+        checked(torch.allclose(A_flip @ x.flatten(), reference), "true conv")
 
 
 def test_entry_names_refuses_a_matrix_not_built_from_the_labels():
