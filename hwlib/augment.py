@@ -10,6 +10,9 @@ offset.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -205,3 +208,21 @@ def shift_and_flip(
     if translate:
         x = random_crop(x, padding=translate, generator=generator)
     return random_flip(x, generator=generator)
+
+
+def crop_repeat_odds(offsets: int, draws: int) -> tuple[Fraction, Fraction]:
+    """Exact odds for `draws` independent uniform draws among `offsets`
+    crop positions (an image's crops over `draws` epochs):
+
+        P(a position comes up twice) = 1 - m! / ((m - n)! m**n)
+        E[distinct positions] = m (1 - (1 - 1/m)**n)
+
+    with m = offsets and n = draws. The first is 1 when n > m; the second
+    sums, over the positions, the chance that a position is drawn at least
+    once. Returned as Fractions: (P(repeat), E[distinct]).
+    """
+    offsets = _validate.integer("offsets", offsets)
+    draws = _validate.integer("draws", draws, minimum=0)
+    all_differ = Fraction(math.perm(offsets, draws), offsets**draws)
+    distinct = offsets * (1 - Fraction(offsets - 1, offsets) ** draws)
+    return 1 - all_differ, distinct

@@ -37,3 +37,41 @@ class TrainingRecord:
         if not self.test_acc:
             raise ValueError("this record holds no epochs")
         return self.test_acc[-1]
+
+
+def curve_facts(record: TrainingRecord, split: str = "val") -> dict:
+    """What a held-out curve shows, with epochs counted from 1.
+
+    With a = record.<split>_acc and l = record.<split>_loss (one entry per
+    epoch; split is "val" or "test"):
+
+    * best_acc = max a, reached first at best_epoch;
+    * min_loss = min l, reached first at min_loss_epoch, where the
+      accuracy is min_loss_acc;
+    * final_acc = a[-1] and final_loss = l[-1];
+    * lowest_later_acc = min of a from min_loss_epoch on (how far the
+      accuracy dips once the loss has started to rise).
+    """
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    acc, loss = (
+        getattr(record, f"{split}_acc"),
+        getattr(record, f"{split}_loss"),
+    )
+    if not acc or len(acc) != len(loss):
+        raise ValueError(
+            f"record.{split}_acc and record.{split}_loss must hold one entry "
+            f"per epoch, got {len(acc)} and {len(loss)}"
+        )
+    best = max(range(len(acc)), key=acc.__getitem__)
+    lowest = min(range(len(loss)), key=loss.__getitem__)
+    return {
+        "best_acc": acc[best],
+        "best_epoch": best + 1,
+        "min_loss": loss[lowest],
+        "min_loss_epoch": lowest + 1,
+        "min_loss_acc": acc[lowest],
+        "final_acc": acc[-1],
+        "final_loss": loss[-1],
+        "lowest_later_acc": min(acc[lowest:]),
+    }

@@ -6,6 +6,7 @@ from hwlib.augment import (
     CROP_PADDING,
     crop_at,
     crop_offsets,
+    crop_repeat_odds,
     random_crop,
     random_flip,
     shift_and_flip,
@@ -205,3 +206,34 @@ BAD_INPUTS = [
 
 def test_bad_inputs_are_refused_with_clear_errors(refused, bad_input):
     refused(*bad_input)
+
+
+# --- odds of a repeated crop ---
+
+
+@pytest.mark.parametrize("offsets, draws", [(3, 3), (4, 2), (2, 3), (5, 1)])
+def test_crop_repeat_odds_match_an_enumeration_of_every_draw(offsets, draws):
+    from fractions import Fraction
+    from itertools import product
+
+    sequences = list(product(range(offsets), repeat=draws))
+    repeats = sum(len(set(s)) < draws for s in sequences)
+    distinct = sum(len(set(s)) for s in sequences)
+    p_repeat, mean_distinct = crop_repeat_odds(offsets, draws)
+    assert p_repeat == Fraction(repeats, len(sequences))
+    assert mean_distinct == Fraction(distinct, len(sequences))
+
+
+def test_crop_repeat_odds_for_the_standard_crop_over_30_epochs():
+    p_repeat, mean_distinct = crop_repeat_odds(81, 30)
+    assert 0.99 < p_repeat < 1 and 25 < mean_distinct < 26
+    assert crop_repeat_odds(2, 3)[0] == 1  # more draws than offsets
+
+
+@pytest.mark.parametrize(
+    "offsets, draws, match",
+    [(0, 3, "offsets must be an int >= 1"), (3, -1, "draws must be an int")],
+)
+def test_crop_repeat_odds_refuse_bad_counts(offsets, draws, match):
+    with pytest.raises(ValueError, match=match):
+        crop_repeat_odds(offsets, draws)
