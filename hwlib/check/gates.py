@@ -7,11 +7,11 @@ from fractions import Fraction
 
 import numpy as np
 import torch
-from scipy.optimize import linprog
 from torch import Tensor
 
 from .calling import FAILED, Topic, call_named, guarded
 from .compare import as_tensor, fmt, shape_of, short
+from .plane import feasible, violations
 from .regions import evaluate, layers_of
 from .report import Report, name_of
 
@@ -106,6 +106,32 @@ def _values(report, net_or_fn, points):
     return None if out is FAILED else out.tolist()
 
 
+def _form_problem(read, name: str) -> str:
+    """'' for a ReLU network R^2 -> R with consistent layer sizes, else
+    what is wrong with it."""
+    if read is None:
+        return (
+            f"{name} is not a ReLU network (the question asks for one: "
+            "linear layers and ReLUs, e.g. hwlib.networks.FeedForwardNetwork"
+            " or nn.Sequential(Linear, ReLU, ...))"
+        )
+    layers, activation = read
+    if activation != "relu":
+        return f"its activation is {activation!r}; the question asks for ReLU"
+    width = 2
+    for i, (w, b) in enumerate(layers):
+        if not w or any(len(row) != width for row in w) or len(b) != len(w):
+            return (
+                f"layer {i + 1} does not take {width} inputs (weights "
+                f"{len(w)} x {len(w[0]) if w else 0}, bias {len(b)}); "
+                "the network maps (N, 2) inputs to (N, 1)"
+            )
+        width = len(w)
+    if width != 1:
+        return f"{width} outputs; the network must have one output"
+    return ""
+
+
 @guarded
 def check_gate(net_or_fn, gate: str) -> Report:
     """A ReLU network R^2 -> R: hwlib's FeedForwardNetwork (or any object
@@ -113,11 +139,13 @@ def check_gate(net_or_fn, gate: str) -> Report:
     Linear and ReLU layers.
 
     "and", "or", "xor": f(x) > 0 exactly where the gate holds (SIGN_RULES),
-    on every linear region of the plane (an LP per region), and at exact
-    points of a grid containing the axes, points 1e-9 away and
-    far points (up to 1e6)
-    (a network is evaluated exactly in rational arithmetic); anything that
-    is not a ReLU network fails, named as such. "nand": the value on
+    decided exactly on the whole plane: every piece on which the network
+    is affine and the signs of x1, x2 are fixed (open quadrants, open
+    half-axes, the origin) gets one exact Fourier–Motzkin solve for a
+    point where the sign is wrong (hwlib.check.plane), reported with its
+    exact value. A grid containing the axes (exact values) counts the
+    wrong points as well; anything that is not a ReLU network is named
+    as such and only its grid is checked. "nand": the value on
     {0, 1}^2 must be exactly 1, 1, 1, 0.
     """
     report = Report(f"check_gate({name_of(net_or_fn)}, {gate!r})")
@@ -129,16 +157,8 @@ def check_gate(net_or_fn, gate: str) -> Report:
         )
         return report
     read = layers_of(net_or_fn)
-    report.add(
-        "a ReLU network",
-        read is not None and read[1] == "relu" and len(read[0][-1][0]) == 1,
-        ""
-        if read is not None
-        else f"{name_of(net_or_fn)} is not a ReLU network "
-        "(the question asks for one: linear layers and ReLUs, e.g. "
-        "hwlib.networks.FeedForwardNetwork or "
-        "nn.Sequential(Linear, ReLU, ...))",
-    )
+    problem = _form_problem(read, name_of(net_or_fn))
+    report.add("a ReLU network", not problem, problem)
     if gate == "nand":
         _check_nand(report, net_or_fn)
         return report
@@ -146,40 +166,66 @@ def check_gate(net_or_fn, gate: str) -> Report:
     values = _values(report, net_or_fn, points)
     if values is not None:
         _sign_lines(report, points, values, SIGN_RULES[gate])
-    if read is not None and read[1] == "relu" and len(read[0][-1][0]) == 1:
+    if not problem:
         _plane_line(report, read[0], gate)
     return report
 
 
+MAX_HIDDEN = 24
+"""The exact whole-plane test's size limit (hidden neurons in all)."""
+
+
+def _show(v: Fraction) -> str:
+    """An exact number: 6, -2.5, 1/3."""
+    if v.denominator == 1 or 10**6 % v.denominator == 0:
+        return fmt(v) if abs(v) < 1e6 else str(v)
+    return str(v)
+
+
+def _where(signs) -> str:
+    names = {1: "> 0", -1: "< 0", 0: "= 0"}
+    return ", ".join(f"x{i} {names[s]}" for i, s in zip((1, 2), signs))
+
+
 def _plane_line(report, layers, gate) -> None:
-    """Every linear region of the plane, by LP (not only the grid)."""
-    found = plane_violation(layers, gate)
-    detail = "every linear region of the plane"
-    if found is not None:
-        point, (s1, s2) = found
-        p, q = (Fraction(v).limit_denominator(10**6) for v in point)
-        value = evaluate(layers, "relu", [p, q])[0]
-        want = "> 0" if SIGN_RULES[gate](s1, s2) else "<= 0"
-        r1, r2 = (">" if v > 0 else "<" for v in (s1, s2))
-        where = f"x1 {r1} 0, x2 {r2} 0"
-        detail = (
-            f"f({fmt(p)}, {fmt(q)}) = {fmt(value)} (at or near that point): "
-            f"where {where} the rule wants f {want}, and a linear region of "
-            "the network there breaks it"
+    """Every piece of the plane, exactly (hwlib.check.plane)."""
+    hidden = sum(len(b) for _, b in layers[:-1])
+    if hidden > MAX_HIDDEN:
+        report.add(
+            "sign of f on the whole plane",
+            False,
+            f"not decided: {hidden} hidden neurons, more than the exact "
+            f"test handles ({MAX_HIDDEN}); the question's networks need a "
+            "few",
         )
-    report.add("sign of f on the whole plane", found is None, detail)
+        return
+    rule = SIGN_RULES[gate]
+    found = violations(layers, rule)
+    detail = "exact on every linear piece of the plane, axes included"
+    if found:  # a quadrant first, a value strictly wrong first
+        (p, q), signs, value = min(found, key=lambda v: (0 in v[1], v[2] == 0))
+        want = "> 0" if rule(*signs) else "<= 0"
+        detail = (
+            f"f({_show(p)}, {_show(q)}) = {_show(value)}, but where "
+            f"{_where(signs)} the gate wants f {want} "
+            f"({len(found)} linear pieces break it)"
+        )
+    report.add("sign of f on the whole plane", not found, detail)
 
 
 def separable(labels) -> bool:
-    """Whether one threshold unit gives these labels on CORNERS: an LP for
-    (w, b) with (2y - 1)(w·x + b) >= 1."""
-    rows = [
-        [-(2 * y - 1) * v for v in (*x, 1)] for x, y in zip(CORNERS, labels)
+    """Whether one threshold unit gives these labels on CORNERS: whether
+    some (w1, w2, b) has w·x + b >= 0 where the label is 1 and < 0 where
+    it is 0 (exact Fourier–Motzkin in 3 variables, hwlib.check.plane)."""
+    system = [
+        (
+            tuple(Fraction(v if y else -v) for v in (*x, 1)),
+            Fraction(0),
+            not y,
+        )
+        for x, y in zip(CORNERS, labels)
     ]
-    lp = linprog(
-        np.zeros(3), A_ub=rows, b_ub=-np.ones(4), bounds=[(None, None)] * 3
-    )
-    return lp.status == 0
+    return feasible(system, 3) is not None
 
 
 def _not_separable_reason(gate: str, labels) -> str:
@@ -312,96 +358,3 @@ TOPICS = {
         for g in ("and", "or", "iff")
     },
 }
-
-
-# ----------------------------------------- every linear region, by LP
-
-
-def _largest_slack(a_ub, b_ub) -> tuple[np.ndarray, float]:
-    """The point of {x : a_ub x <= b_ub} in R^2 farthest inside it, and
-    its slack (LP: the largest t <= 1 with a_ub x + t <= b_ub)."""
-    rows = [[*row, 1.0] for row in a_ub]
-    lp = linprog(
-        [0, 0, -1],
-        A_ub=rows,
-        b_ub=b_ub,
-        bounds=[(None, None), (None, None), (None, 1)],
-    )
-    if lp.status != 0:
-        return np.zeros(2), -np.inf
-    return lp.x[:2], -lp.fun
-
-
-def _interior(a_ub, b_ub) -> bool:
-    """Whether {x : a_ub x <= b_ub} in R^2 has an interior."""
-    return not a_ub or _largest_slack(a_ub, b_ub)[1] > 1e-9
-
-
-def _regions(layers):
-    """(a_ub, b_ub, slope, intercept, quadrant) for every region of R^2
-    with an interior on which the ReLU network is affine (split by the
-    axes too): each hidden neuron's line splits the regions, then the
-    layer's activation pattern is read at a point inside each."""
-    regions = []
-    for s1 in (1, -1):
-        for s2 in (1, -1):
-            rows, rhs = [[-s1, 0.0], [0.0, -s2]], [0.0, 0.0]
-            regions.append((rows, rhs, np.eye(2), np.zeros(2), (s1, s2)))
-    for w, b in layers[:-1]:
-        w, b = np.array(w, dtype=float), np.array(b, dtype=float)
-        for j in range(len(b)):
-            split = []
-            for a_ub, b_ub, m, c, q in regions:
-                pm, pc = w[j] @ m, w[j] @ c + b[j]
-                for sign in (1, -1):  # sign * (pm x + pc) >= 0
-                    rows = [*a_ub, list(-sign * pm)]
-                    rhs = [*b_ub, float(sign * pc)]
-                    if _interior(rows, rhs):
-                        split.append((rows, rhs, m, c, q))
-            regions = split
-        applied = []
-        for a_ub, b_ub, m, c, q in regions:
-            pre_m, pre_c = w @ m, w @ c + b
-            on = (pre_m @ _inside(a_ub, b_ub) + pre_c) > 0
-            applied.append((a_ub, b_ub, pre_m * on[:, None], pre_c * on, q))
-        regions = applied
-    w, b = (np.array(v, dtype=float) for v in layers[-1])
-    return [
-        (a, bb, w[0] @ m, float(w[0] @ c + b[0]), q)
-        for a, bb, m, c, q in regions
-    ]
-
-
-def _inside(a_ub, b_ub) -> np.ndarray:
-    """A point well inside the region (the largest-slack LP's solution)."""
-    return _largest_slack(a_ub, b_ub)[0]
-
-
-def plane_violation(layers, gate: str):
-    """((x1, x2), quadrant signs) where the ReLU network breaks the gate's
-    sign rule on the closure of a region of that quadrant, or None.
-
-    Per linear region (found by LP feasibility, in float64: exact up to
-    the LP's tolerance), f >= 0 on the closure where the rule holds
-    inside, f <= 0 where it does not (an LP each; a region where f is
-    unbounded the wrong way gives a far point)."""
-    for a_ub, b_ub, slope, icpt, (s1, s2) in _regions(layers):
-        want = SIGN_RULES[gate](s1, s2)
-        sign = 1 if want else -1  # minimise sign * f
-        lp = linprog(
-            sign * np.asarray(slope),
-            A_ub=a_ub,
-            b_ub=b_ub,
-            bounds=[(None, None)] * 2,
-        )
-        if lp.status == 3:  # unbounded: far along a ray
-            ray = linprog(
-                sign * np.asarray(slope),
-                A_ub=a_ub,
-                b_ub=b_ub,
-                bounds=[(-1e6, 1e6)] * 2,
-            )
-            return tuple(ray.x), (s1, s2)
-        if lp.status == 0 and sign * (slope @ lp.x + icpt) < -1e-9:
-            return tuple(lp.x), (s1, s2)
-    return None

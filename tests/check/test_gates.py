@@ -1,13 +1,20 @@
-"""Gates as ReLU networks and threshold neurons."""
+"""Gates as ReLU networks and threshold neurons. check_gate's whole-plane
+verdict is tested against an oracle written here: every activation
+pattern x every sign piece, decided by sympy's exact rational LP."""
 
+import itertools
+import re
 from fractions import Fraction
 
+import sympy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy.solvers.simplex import InfeasibleLPError, lpmax
 from torch import nn
 
 from hwlib import check
+from hwlib.check.plane import feasible
 
 from .helpers import failed, text
 
@@ -73,11 +80,6 @@ def test_a_function_that_is_not_a_relu_network_is_named():
 def test_wrong_networks_fail_with_exact_values():
     report = check.check_gate(OR, "and")
     assert not report.passed and "expected <= 0" in text(report)
-    # relu(x1) + relu(x2) - 2 relu(x1 - 2.5): f(3, -1) < 0 for "or"
-    bad_or = relu_net(
-        [[1, 0], [0, 1], [1, 0]], [0, 0, -2.5], [[1, 1, -2]], [0]
-    )
-    assert not check.check_gate(bad_or, "or").passed
     # values are exact: 0.1 - 0.1 is 0, not float noise
     shifted = relu_net([[1, 0], [0, 1]], [-0.1, -0.1], [[1, 1]], [0.1])
     report = check.check_gate(shifted, "or")
@@ -96,46 +98,284 @@ def test_threshold_neurons():
     assert not check.check_threshold_neuron([1, 1, 1], 0, "or").passed
 
 
-def test_a_bump_between_grid_points_is_found():
-    # XOR plus a tent of height 1 on the strip 1/32 < x1 < 3/32 (exact
-    # binary fractions), between the grid's ticks 0 and 0.1: positive
-    # where xor wants <= 0
-    w1 = [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], *[[1, 0]] * 3]
-    b1 = [0] * 6 + [-1 / 32, -2 / 32, -3 / 32]
-    w2 = [[1, 1, 1, 1, -1, -1, 32, -64, 32]]
-    report = check.check_gate(relu_net(w1, b1, w2, [0]), "xor")
-    assert failed(report) == ["sign of f on the whole plane"], report
-    assert "where x1 > 0, x2 > 0 the rule wants f <= 0" in text(report)
-
-
-@settings(max_examples=12, deadline=None)
-@given(
-    st.lists(st.integers(-3, 3), min_size=6, max_size=6),
-    st.lists(st.integers(-2, 2), min_size=3, max_size=3),
-    st.lists(st.integers(-2, 2), min_size=3, max_size=3),
-    st.integers(-2, 2),
-    st.sampled_from(["and", "or", "xor"]),
+RULES = {
+    "and": lambda p, q: p > 0 and q > 0,
+    "or": lambda p, q: p > 0 or q > 0,
+    "xor": lambda p, q: (p < 0 < q) or (q < 0 < p),
+}
+"""MIT Q7's sign rules, written again: on an axis x_i > 0 and x_i < 0 are
+both false."""
+AND = ([[[1, 0], [-1, 0], [1, -1]]], [[0, 0, 0]], [[1, -1, -1]], [0])
+OR_ = ([[[1, 0], [0, 1]]], [[0, 0]], [[1, 1]], [0])
+XOR_ = (
+    [[[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1]]],
+    [[0] * 6],
+    [[1, 1, 1, 1, -1, -1]],
+    [0],
 )
-def test_check_gate_agrees_with_exact_signs(w1, b1, w2, b2, gate):
-    net = relu_net([w1[:2], w1[2:4], w1[4:]], b1, [w2], [b2])
-    report = check.check_gate(net, gate)
-    rule = {
-        "and": lambda p, q: p > 0 and q > 0,
-        "or": lambda p, q: p > 0 or q > 0,
-        "xor": lambda p, q: (p < 0 < q) or (q < 0 < p),
-    }[gate]
-    ticks = [Fraction(k, 4) for k in range(-40, 41)] + [Fraction(10**6)]
-    ticks += [-t for t in ticks[-1:]]
+"""(hidden W's, hidden b's, output W, output b): min(x1, x2) for "and",
+relu(x1) + relu(x2) for "or", |x1| + |x2| - |x1 + x2| for "xor"."""
 
-    def exact(p, q):  # the network by hand, in fractions
+
+def net_of(spec):
+    """nn.Sequential of (hidden W's, hidden b's, output W, output b)."""
+    ws, bs, w_out, b_out = spec
+    mods = []
+    for w, b in zip([*ws, w_out], [*bs, b_out]):
+        layer = nn.Linear(len(w[0]), len(w)).double()
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(w, dtype=torch.float64))
+            layer.bias.copy_(torch.tensor(b, dtype=torch.float64))
+        mods += [layer, nn.ReLU()]
+    return nn.Sequential(*mods[:-1])
+
+
+def _non_empty(rows, t) -> bool:
+    """Whether the rows (t <= 1 among them) hold with t > 0: sympy's exact
+    rational simplex, max t."""
+    rows = [r for r in rows if r is not sympy.true]
+    if sympy.false in rows:
+        return False
+    try:
+        return lpmax(t, rows)[0] > 0
+    except InfeasibleLPError:
+        return False
+
+
+def oracle_breaks(spec, gate) -> bool:
+    """Whether some point breaks the gate's sign rule, by enumeration:
+    each of the 9 sign pieces (quadrants, half-axes, origin) x each
+    activation pattern of the hidden neurons (depth first, a pattern's
+    prefix dropped once its LP is empty), one exact LP in sympy rationals
+    per node. Strict rows get a slack: a > 0 as a - t >= 0 with t <= 1
+    maximised; the set is non-empty iff the maximum t is > 0."""
+    ws, bs, w_out, b_out = spec
+    x1, x2, t = sympy.symbols("x1 x2 t")
+    neurons = [
+        (w[j], b[j], i)
+        for i, (w, b) in enumerate(zip(ws, bs))
+        for j in range(len(b))
+    ]
+
+    def walk(rows, h, done, todo, signs):
+        if not todo:
+            f = sum(
+                sympy.Rational(c) * v for c, v in zip(w_out[0], h)
+            ) + sympy.Rational(b_out[0])
+            return _non_empty(
+                [*rows, -f >= 0 if RULES[gate](*signs) else f - t >= 0], t
+            )
+        (r, bi, i), rest = todo[0], todo[1:]
+        pre = sum(
+            sympy.Rational(c) * v for c, v in zip(r, h)
+        ) + sympy.Rational(bi)
+        for on in (True, False):
+            grown = [*rows, pre >= 0 if on else -pre - t >= 0]
+            out = [*done, pre if on else sympy.Integer(0)]
+            last = not rest or rest[0][2] != i
+            nh, nd = (out, []) if last else (h, out)
+            if _non_empty(grown, t) and walk(grown, nh, nd, rest, signs):
+                return True
+        return False
+
+    for signs in itertools.product((1, 0, -1), repeat=2):
+        x = [v if s else sympy.Integer(0) for v, s in zip((x1, x2), signs)]
+        base = [t <= 1] + [s * v - t >= 0 for v, s in zip(x, signs) if s]
+        if walk(base, x, [], neurons, signs):
+            return True
+    return False
+
+
+def perturbed(draw, base):
+    """A copy of base with a few entries changed by small rationals, a row
+    zeroed, or a bias put on a line through the origin."""
+    ws, bs, w_out, b_out = (
+        [[list(r) for r in w] for w in base[0]],
+        [list(b) for b in base[1]],
+        [list(base[2][0])],
+        list(base[3]),
+    )
+    small = st.sampled_from([-2, -1, Fraction(-1, 2), 0, Fraction(1, 2), 1, 2])
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["w", "b", "zero", "out", "bout"]))
+        j = draw(st.integers(0, len(bs[0]) - 1))
+        if kind == "w":
+            ws[0][j][draw(st.integers(0, 1))] += draw(small)
+        elif kind == "b":
+            bs[0][j] += draw(small)
+        elif kind == "zero":
+            ws[0][j], bs[0][j] = [0, 0], 0
+        elif kind == "out":
+            w_out[0][j] += draw(small)
+        else:
+            b_out[0] += draw(small)
+    return ws, bs, w_out, b_out
+
+
+@st.composite
+def networks(draw):
+    gate = draw(st.sampled_from(list(RULES)))
+    base = {"and": AND, "or": OR_, "xor": XOR_}[
+        draw(st.sampled_from([gate, gate, "and", "or"]))
+    ]
+    return perturbed(draw, base), gate
+
+
+@settings(max_examples=30, deadline=None)
+@given(networks())
+def test_whole_plane_verdict_agrees_with_the_lp_oracle(case):
+    spec, gate = case
+    report = check.check_gate(net_of(spec), gate)
+    plane = dict((c, ok) for c, ok, _ in report.lines)
+    assert plane["sign of f on the whole plane"] != oracle_breaks(spec, gate)
+
+
+def test_the_oracle_and_the_check_agree_on_known_verdicts():
+    for spec, gate, breaks in (
+        (AND, "and", False),
+        (OR_, "or", False),
+        (XOR_, "xor", False),
+        (OR_, "and", True),
+        (AND, "or", True),
+    ):
+        assert oracle_breaks(spec, gate) == breaks
+        assert check.check_gate(net_of(spec), gate).passed != breaks
+
+
+def reported_point(report):
+    """(p, q, value) of the whole-plane line, as exact fractions."""
+    line = dict((c, d) for c, _, d in report.lines)
+    found = re.match(
+        r"f\((\S+), (\S+)\) = (\S+), but", line["sign of f on the whole plane"]
+    )
+    return tuple(Fraction(v) for v in found.groups())
+
+
+def exact_f(spec, p, q):
+    """The network at (p, q) by hand, in fractions."""
+    ws, bs, w_out, b_out = spec
+    h = [p, q]
+    for w, b in zip(ws, bs):
         h = [
-            max(Fraction(a) * p + Fraction(b) * q + Fraction(c), 0)
-            for (a, b), c in zip([w1[:2], w1[2:4], w1[4:]], b1)
+            max(sum(Fraction(c) * v for c, v in zip(r, h)) + Fraction(bi), 0)
+            for r, bi in zip(w, b)
         ]
-        return sum(Fraction(v) * x for v, x in zip(w2, h)) + b2
+    return sum(Fraction(c) * v for c, v in zip(w_out[0], h)) + Fraction(
+        b_out[0]
+    )
 
-    wrong = any((exact(p, q) > 0) != rule(p, q) for p in ticks for q in ticks)
-    if wrong:
-        assert not report.passed, report
-    if report.passed:
-        assert not wrong
+
+def test_an_off_grid_counter_example_is_an_exact_point():
+    # relu(x1) + relu(x2) - 2 relu(x1 - 2.5) is < 0 for "or" when x1 > 5
+    spec = ([[[1, 0], [0, 1], [1, 0]]], [[0, 0, -2.5]], [[1, 1, -2]], [0])
+    report = check.check_gate(net_of(spec), "or")
+    assert "sign of f on the whole plane" in failed(report), report
+    p, q, value = reported_point(report)
+    assert value == exact_f(spec, p, q) < 0 and p > 5
+    assert "the gate wants f > 0" in text(report)
+
+
+def test_grid_passes_but_the_plane_fails_a_narrow_bump():
+    # mutation: XOR plus a tent of height 1 on 1/32 < x1 < 3/32 (between
+    # the grid's ticks 0 and 0.1): every grid line passes, the exact
+    # whole-plane test does not
+    hidden = [*XOR_[0][0], *[[1, 0]] * 3]
+    spec = (
+        [hidden],
+        [[0] * 6 + [-1 / 32, -2 / 32, -3 / 32]],
+        [[1, 1, 1, 1, -1, -1, 32, -64, 32]],
+        [0],
+    )
+    report = check.check_gate(net_of(spec), "xor")
+    assert failed(report) == ["sign of f on the whole plane"], report
+    p, q, value = reported_point(report)
+    assert (
+        Fraction(1, 32) < p < Fraction(3, 32)
+        and value == exact_f(spec, p, q) > 0
+    )
+    assert "x1 > 0, x2 > 0 the gate wants f <= 0" in text(report)
+
+
+def test_a_network_wrong_only_on_a_half_axis_fails():
+    # "or": relu(x2) + min(relu(x1), |x2|) is 0 on the half-axis x1 > 0,
+    # x2 = 0 and right everywhere else. (For "and" no ReLU network can be
+    # wrong only on an axis: f > 0 there is f > 0 nearby, by continuity.)
+    spec = (
+        [[[1, 0], [0, 1], [0, -1]], [[1, 0, 0], [1, -1, -1], [0, 1, 0]]],
+        [[0, 0, 0], [0, 0, 0]],
+        [[1, -1, 1]],
+        [0],
+    )
+    assert oracle_breaks(spec, "or")
+    report = check.check_gate(net_of(spec), "or")
+    assert "sign of f on the whole plane" in failed(report)
+    p, q, value = reported_point(report)
+    assert p > 0 and q == 0 and value == exact_f(spec, p, q) == 0
+    assert "where x1 > 0, x2 = 0 the gate wants f > 0" in text(report)
+
+
+def test_degenerate_networks():
+    zero = ([[[0, 0], [0, 0]]], [[0, 0]], [[0, 0]], [0])
+    for (
+        gate
+    ) in RULES:  # f = 0 is wrong for every gate (each wants f > 0 somewhere)
+        assert not check.check_gate(net_of(zero), gate).passed
+    # OR with a dead zero row and a neuron whose line is an axis: still right
+    spec = ([[[1, 0], [0, 1], [0, 0]]], [[0, 0, 0]], [[1, 1, 5]], [0])
+    assert check.check_gate(net_of(spec), "or").passed
+    two_layers = ([[[1, 0], [0, 1]], [[1, 1]]], [[0, 0], [0]], [[1]], [0])
+    assert check.check_gate(net_of(two_layers), "or").passed
+
+
+def test_networks_of_the_wrong_form_are_named():
+    report = check.check_gate(net_of(([[[1, 0, 0]]], [[0]], [[1]], [0])), "or")
+    assert failed(report)[0] == "a ReLU network" and "2 inputs" in text(report)
+    report = check.check_gate(
+        net_of(([[[1, 0]]], [[0]], [[1], [1]], [0, 0])), "or"
+    )
+    assert "one output" in text(report)
+
+
+def test_feasible_is_exact_on_strict_and_non_strict_rows():
+    one = Fraction(1)
+    assert feasible([((one,), 0, False), ((-one,), 0, False)], 1) == (0,)
+    assert feasible([((one,), 0, True), ((-one,), 0, False)], 1) is None
+    # 1/3 < u < 1/2: the simplest point is 2/5
+    assert feasible(
+        [((3 * one,), -one, True), ((-2 * one,), one, True)], 1
+    ) == (Fraction(2, 5),)
+    # x + y > 1, x < 0, y < 0 is empty; x + y >= 1, x >= 1, y >= 0 is not
+    assert (
+        feasible(
+            [
+                ((one, one), -one, True),
+                ((-one, 0), 0, True),
+                ((0, -one), 0, True),
+            ],
+            2,
+        )
+        is None
+    )
+    assert feasible(
+        [
+            ((one, one), -one, False),
+            ((one, 0), -one, False),
+            ((0, one), 0, False),
+        ],
+        2,
+    ) == (1, 0)
+
+
+def test_separable_agrees_with_brute_force_on_all_16_tables():
+    grid = [Fraction(k, 2) for k in range(-6, 7)]
+    for labels in itertools.product((0, 1), repeat=4):
+        brute = any(
+            all(
+                (w1 * a + w2 * b + c >= 0) == y
+                for (a, b), y in zip(check.gates.CORNERS, labels)
+            )
+            for w1 in grid
+            for w2 in grid
+            for c in grid
+        )
+        assert check.gates.separable(labels) == brute
