@@ -23,14 +23,17 @@ From a terminal: `python -m hwlib.check TOPIC file.py:NAME` (see --list).
 
 from __future__ import annotations
 
-from . import attribution, backprop, conv, gates, nn, regions, review
-from .attribution import (
-    check_class_visualization_step,
-    check_fooling_image,
-    check_grad_cam,
-    check_guided_backprop,
-    check_guided_grad_cam,
-    check_saliency,
+from . import (
+    backprop,
+    conv,
+    gates,
+    gradcam,
+    layer_functions,
+    nn,
+    regions,
+    review,
+    saliency,
+    synthesis,
 )
 from .backprop import check_gradient_formula
 from .calling import (
@@ -43,20 +46,32 @@ from .calling import (
 from .compare import ATOL, RTOL, Hints, diagnose
 from .conv import check_conv_matrix, check_conv_transpose_matrix
 from .gates import check_gate, check_threshold_neuron
-from .nn import (
+from .gradcam import check_grad_cam, check_guided_grad_cam
+from .layer_functions import (
     check_affine_functions,
-    check_cross_entropy,
-    check_linear,
-    check_relu,
     check_relu_functions,
     check_softmax_loss,
 )
+from .nn import check_cross_entropy, check_linear, check_relu
 from .regions import check_identified_regions, check_kinks
 from .report import Report
 from .review import check_word_count, count_words
+from .saliency import check_guided_backprop, check_saliency
+from .synthesis import check_class_visualization_step, check_fooling_image
 
 TOPICS: dict[str, Topic] = {}
-for _module in (nn, backprop, regions, attribution, gates, conv, review):
+for _module in (
+    nn,
+    layer_functions,
+    backprop,
+    regions,
+    saliency,
+    gradcam,
+    synthesis,
+    gates,
+    conv,
+    review,
+):
     TOPICS.update(_module.TOPICS)
 """Command-line topics, gathered from the topic modules: name -> Topic."""
 

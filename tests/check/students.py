@@ -235,3 +235,33 @@ def class_visualization_step(model, image, target, *, lr, l2_reg):
     (g,) = torch.autograd.grad(score - penalty, image)
     norm = g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
     return (image + lr * g / norm).detach()
+
+
+# ------------------------------------------- code that works in float32 only
+
+
+def saliency_map_float32(model, x, target):
+    """Written for a float32 model: casts the images, not the model."""
+    return saliency_map(model, x.float(), target)
+
+
+def grad_cam_float32(model, layer, x, target):
+    """Casts the model it is given (in place) and the images to float32."""
+    model.float()
+    return grad_cam(model, layer, x.float(), target)
+
+
+def fooling_image_float32(model, x, target):
+    return fooling_image(model, x.float(), target)
+
+
+def class_visualization_step_float32(model, image, target, *, lr, l2_reg):
+    return class_visualization_step(
+        model, image.float(), target, lr=lr, l2_reg=l2_reg
+    )
+
+
+def softmax_loss_float32(x, y):
+    """numpy code that computes in float32 whatever it is given."""
+    loss, dx = softmax_loss(x.astype(np.float32), y)
+    return np.float32(loss), dx.astype(np.float32)
