@@ -1,5 +1,6 @@
 """Gates as ReLU networks (MIT Q7) and threshold neurons (GT §2): truth
-tables written here, networks evaluated exactly in rational arithmetic."""
+tables written here, a network's sign decided exactly on the whole plane
+(hwlib.check.plane, rational arithmetic)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import Tensor
 from .calling import FAILED, Topic, call_named, guarded
 from .compare import as_tensor, fmt, shape_of, short
 from .plane import feasible, violations
-from .regions import evaluate, layers_of
+from .regions import layers_of
 from .report import Report, name_of
 
 TRUTH = {
@@ -95,10 +96,8 @@ def _sign_lines(report, points, values, rule) -> None:
 
 
 def _values(report, net_or_fn, points):
-    """Exact values for a network of the course's form, else its floats."""
-    read = layers_of(net_or_fn)
-    if read is not None and read[1] == "relu":
-        return [evaluate(*read, [p, q])[0] for p, q in points]
+    """Its float64 values on the points (it is called as it is), or None
+    when the call failed (reported)."""
     x = torch.tensor(
         [[float(p), float(q)] for p, q in points], dtype=torch.float64
     )
@@ -143,9 +142,9 @@ def check_gate(net_or_fn, gate: str) -> Report:
     is affine and the signs of x1, x2 are fixed (open quadrants, open
     half-axes, the origin) gets one exact Fourier–Motzkin solve for a
     point where the sign is wrong (hwlib.check.plane), reported with its
-    exact value. A grid containing the axes (exact values) counts the
-    wrong points as well; anything that is not a ReLU network is named
-    as such and only its grid is checked. "nand": the value on
+    exact value. Anything else is named as not a ReLU network, and its
+    sign is tested on a grid containing the axes, points 1e-9 away and
+    far points (up to 1e6), in float64. "nand": the value on
     {0, 1}^2 must be exactly 1, 1, 1, 0.
     """
     report = Report(f"check_gate({name_of(net_or_fn)}, {gate!r})")
@@ -162,24 +161,28 @@ def check_gate(net_or_fn, gate: str) -> Report:
     if gate == "nand":
         _check_nand(report, net_or_fn)
         return report
+    if not problem:  # decided exactly: a grid would add nothing
+        _plane_line(report, read[0], gate)
+        return report
     points = [(p, q) for p in _grid() for q in _grid()]
     values = _values(report, net_or_fn, points)
     if values is not None:
         _sign_lines(report, points, values, SIGN_RULES[gate])
-    if not problem:
-        _plane_line(report, read[0], gate)
     return report
 
 
-MAX_HIDDEN = 24
+MAX_HIDDEN = 16
 """The exact whole-plane test's size limit (hidden neurons in all)."""
 
 
 def _show(v: Fraction) -> str:
-    """An exact number: 6, -2.5, 1/3."""
+    """An exact number as 6, -2.5 or 1/3; one with a long denominator
+    (from float weights) as ≈ 0.233447."""
     if v.denominator == 1 or 10**6 % v.denominator == 0:
-        return fmt(v) if abs(v) < 1e6 else str(v)
-    return str(v)
+        return f"= {fmt(v)}" if abs(v) < 1e6 else f"= {v}"
+    if v.denominator <= 10**6:
+        return f"= {v}"
+    return f"≈ {fmt(v)}"
 
 
 def _where(signs) -> str:
@@ -206,7 +209,7 @@ def _plane_line(report, layers, gate) -> None:
         (p, q), signs, value = min(found, key=lambda v: (0 in v[1], v[2] == 0))
         want = "> 0" if rule(*signs) else "<= 0"
         detail = (
-            f"f({_show(p)}, {_show(q)}) = {_show(value)}, but where "
+            f"f({_show(p)[2:]}, {_show(q)[2:]}) {_show(value)}, but where "
             f"{_where(signs)} the gate wants f {want} "
             f"({len(found)} linear pieces break it)"
         )
