@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from . import (
     backprop,
+    class_visualization,
     conv,
+    fooling,
     gates,
     gradcam,
     layer_functions,
@@ -33,7 +35,6 @@ from . import (
     regions,
     review,
     saliency,
-    synthesis,
 )
 from .backprop import check_gradient_formula
 from .calling import (
@@ -43,8 +44,10 @@ from .calling import (
     set_time_limit,
     time_limit,
 )
+from .class_visualization import check_class_visualization_step
 from .compare import ATOL, RTOL, Hints, diagnose
 from .conv import check_conv_matrix, check_conv_transpose_matrix
+from .fooling import check_fooling_image
 from .gates import check_gate, check_threshold_neuron
 from .gradcam import check_grad_cam, check_guided_grad_cam
 from .layer_functions import (
@@ -57,7 +60,6 @@ from .regions import check_identified_regions, check_kinks
 from .report import Report
 from .review import check_word_count, count_words
 from .saliency import check_guided_backprop, check_saliency
-from .synthesis import check_class_visualization_step, check_fooling_image
 
 TOPICS: dict[str, Topic] = {}
 for _module in (
@@ -67,7 +69,8 @@ for _module in (
     regions,
     saliency,
     gradcam,
-    synthesis,
+    fooling,
+    class_visualization,
     gates,
     conv,
     review,

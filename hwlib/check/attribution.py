@@ -10,8 +10,8 @@ and the report names the way that worked. Afterwards the model must be as
 it was given: still in eval() mode, the same weights and statistics.
 
 The topics: saliency.py (saliency, guided backprop), gradcam.py
-(Grad-CAM, guided Grad-CAM), synthesis.py (fooling images, the
-class-visualisation step).
+(Grad-CAM, guided Grad-CAM), fooling.py (fooling images) and
+class_visualization.py (one step of class visualisation).
 """
 
 from __future__ import annotations
