@@ -164,18 +164,6 @@ def saliency_map(model, x, target):
     return x.grad.abs().amax(dim=1)
 
 
-class _Guided(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g.clamp(min=0) * (x > 0)
-
-
 def guided_backprop(model, x, target):
     hooks = [
         m.register_full_backward_hook(lambda m, gi, go: (gi[0].clamp(min=0),))
