@@ -417,3 +417,15 @@ def test_separable_agrees_with_brute_force_on_all_16_tables():
             for c in grid
         )
         assert check.gates.separable(labels) == brute
+
+
+def test_other_activations_and_oversized_networks_are_named():
+    net = Network([[[1, 0], [0, 1]], [[1, 1]]], [[0, 0], [0]])
+    net.activation = "abs"
+    report = check.check_gate(net, "or")
+    assert "its activation is 'abs'" in text(report)
+    n = check.gates.MAX_HIDDEN + 1
+    big = ([[[1, 0]] * n], [[0] * n], [[1] * n], [0])
+    report = check.check_gate(net_of(big), "or")
+    assert failed(report) == ["sign of f on the whole plane"]
+    assert f"not decided: {n} hidden neurons" in text(report)
