@@ -823,3 +823,94 @@ def own_half_shares(left_maps: Tensor, right_maps: Tensor) -> Tensor:
         total = maps.sum(dim=(1, 2)).clamp(min=torch.finfo(maps.dtype).tiny)
         shares.append(part.sum(dim=(1, 2)) / total)
     return torch.stack(shares, dim=1)
+
+
+def composite_pairs(
+    labels: Tensor, shift: int, limit: int
+) -> tuple[Tensor, Tensor]:
+    """Index pairs for two-object composites of different classes.
+
+    labels: (N,) the class of each candidate image. Pair k joins image i
+    with image (i + shift) mod N, for i = 0, ..., N - 1 in order, and is kept
+    when the two labels differ; the first `limit` kept pairs are returned as
+    two (K,) index tensors (left, right), K <= limit. Different shifts give
+    different pairings of the same images.
+    """
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1 or len(labels) < 2:
+        raise ValueError(
+            f"labels must be a 1-D tensor of at least 2 classes, got shape "
+            f"{tuple(labels.shape)}"
+        )
+    n = len(labels)
+    shift = _validate.integer("shift", shift)
+    limit = _validate.integer("limit", limit, minimum=1)
+    if shift % n == 0:
+        raise ValueError(
+            f"shift must not be a multiple of len(labels) = {n} (it would "
+            f"pair each image with itself), got {shift}"
+        )
+    left = torch.arange(n, device=labels.device)
+    right = (left + shift) % n
+    keep = labels[left] != labels[right]
+    return left[keep][:limit], right[keep][:limit]
+
+
+def both_on_own_half(
+    model: nn.Module,
+    method,
+    left: Tensor,
+    right: Tensor,
+    left_target: Target,
+    right_target: Target,
+) -> float:
+    """Share of composites whose two maps each favour their own object.
+
+    The composites are side_by_side(left, right) (N, C, H, W). method(model,
+    x, target) returns maps (N, H, W) or (N, C, H, W), compared as their
+    largest |value| over channels. For each composite the map for
+    `left_target` and the map for `right_target` are computed; the result
+    is the fraction of composites where each puts more than half of its
+    total on its own object's half (`own_half_shares`). A method whose map
+    ignores the class scores 0, whatever the images.
+    """
+    x = side_by_side(left, right)
+
+    def magnitude(m: Tensor) -> Tensor:
+        return m.abs().amax(1) if m.ndim == 4 else m.abs()
+
+    shares = own_half_shares(
+        magnitude(method(model, x, left_target)),
+        magnitude(method(model, x, right_target)),
+    )
+    return (shares > 0.5).all(1).float().mean().item()
+
+
+def randomization_ends(
+    model: nn.Module,
+    method,
+    x: Tensor,
+    target: Target,
+    seeds: Sequence[int],
+) -> Tensor:
+    """The two ends of the cascading randomisation test, per seed: (S, 2).
+
+    For each seed s, `cascading_randomization` with a generator seeded s
+    (on the model's device); column 0 is the median over the images of
+    `randomization_correlations` for the copy with only the top layer
+    random, column 1 for the copy with every layer random. Images whose
+    correlation is undefined (a constant map) are left out of the median.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, got none")
+    device = next(model.parameters()).device
+    rows = []
+    for seed in seeds:
+        seed = _validate.integer("seed", seed, minimum=0)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        copies = cascading_randomization(model, generator=gen)
+        ends = [copies[0], copies[-1]]
+        r = randomization_correlations(model, method, x, target, ends)
+        rows.append(r.nanmedian(1).values)
+    return torch.stack(rows)

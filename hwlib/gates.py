@@ -355,6 +355,29 @@ def nand_circuit_network(circuit, n_inputs: int) -> FeedForwardNetwork:
     return FeedForwardNetwork([*weights, [last]], [*biases, [c0]])
 
 
+def carried_inputs(net: FeedForwardNetwork) -> list[int]:
+    """The inputs that a neuron of the first hidden layer passes on unchanged.
+
+    Input i is carried when some neuron h_j = relu(W_1 x + b_1)_j of the
+    first hidden layer equals x_i exactly on every point of {0, 1}^n
+    (`boolean_points`), as the carry neurons of `nand_circuit_network` do.
+    Returns the sorted input indices; [] when none is carried.
+    """
+    if not isinstance(net, FeedForwardNetwork) or net.num_layers < 2:
+        raise TypeError(
+            "net must be a FeedForwardNetwork with a hidden layer, got "
+            f"{net!r}"
+        )
+    x = boolean_points(net.in_features).to(net.weights[0].dtype)
+    with torch.no_grad():
+        h = net.sigma(x @ net.weights[0].T + net.biases[0])
+    return [
+        i
+        for i in range(x.shape[1])
+        if any(torch.equal(h[:, j], x[:, i]) for j in range(h.shape[1]))
+    ]
+
+
 def evaluate_boolean(net: Callable, n_inputs: int) -> list[int]:
     """The network's outputs on all of {0,1}^n as ints (boolean_points order).
 

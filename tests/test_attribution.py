@@ -6,10 +6,12 @@ from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv
 from torch import nn
 
 from hwlib.attribution import (
+    both_on_own_half,
     cascading_randomization,
     clamped_move,
     class_visualization,
     class_visualization_step,
+    composite_pairs,
     fooling_image,
     grad_cam,
     guided_backprop,
@@ -19,6 +21,7 @@ from hwlib.attribution import (
     own_half_shares,
     random_direction_flips,
     randomization_correlations,
+    randomization_ends,
     rank_correlations,
     saliency_map,
     side_by_side,
@@ -751,3 +754,53 @@ def test_grad_cam_on_a_linear_head_is_rectified_cam(seed):
     torch.testing.assert_close(ours, cam.relu() / 16)
     per_position = (weight * a).sum(1)
     assert not torch.allclose(ours, per_position.relu())
+
+
+def test_composite_pairs_join_different_classes_at_a_shift():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    left, right = composite_pairs(labels, 1, limit=10)
+    assert left.tolist() == [1, 3, 5] and right.tolist() == [2, 4, 0]
+    assert bool((labels[left] != labels[right]).all())
+    left, right = composite_pairs(labels, 2, limit=2)
+    assert left.tolist() == [0, 1] and right.tolist() == [2, 3]
+    with pytest.raises(ValueError, match="multiple of len"):
+        composite_pairs(labels, 6, limit=3)
+    with pytest.raises(ValueError, match="1-D"):
+        composite_pairs(torch.zeros(2, 2), 1, limit=3)
+
+
+def test_both_on_own_half_scores_a_class_blind_method_zero():
+    g = torch.Generator().manual_seed(0)
+    left, right = torch.rand(2, 6, 3, 8, 8, generator=g)
+    t_left, t_right = torch.zeros(6, dtype=torch.long), torch.ones(6).long()
+
+    def blind(model, x, target):  # the same map whatever the class
+        return x
+
+    def oracle(model, x, target):  # all mass on the half of its class
+        maps = torch.zeros(len(x), 8, 8)
+        side = torch.as_tensor(target)
+        maps[side == 0, :, :4] = 1.0
+        maps[side == 1, :, 4:] = 1.0
+        return maps
+
+    assert both_on_own_half(None, blind, left, right, t_left, t_right) == 0
+    assert both_on_own_half(None, oracle, left, right, t_left, t_right) == 1
+    # the mutation: the oracle with the classes swapped fails everywhere
+    assert both_on_own_half(None, oracle, left, right, t_right, t_left) == 0
+
+
+def test_randomization_ends_match_the_cascade_per_seed():
+    model, x = tiny_cnn(1), images(1, n=4)
+    ends = randomization_ends(model, saliency_map, x, 0, [3, 4])
+    assert ends.shape == (2, 2)
+    for row, seed in zip(ends, [3, 4]):
+        copies = cascading_randomization(
+            model, generator=torch.Generator().manual_seed(seed)
+        )
+        r = randomization_correlations(model, saliency_map, x, 0, copies)
+        torch.testing.assert_close(row[0], r[0].nanmedian())
+        torch.testing.assert_close(row[1], r[-1].nanmedian())
+    assert not torch.equal(ends[0], ends[1])  # the seeds differ
+    with pytest.raises(ValueError, match="at least one seed"):
+        randomization_ends(model, saliency_map, x, 0, [])

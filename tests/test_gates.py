@@ -14,6 +14,7 @@ from hwlib.gates import (
     and_neuron,
     boolean_network,
     boolean_points,
+    carried_inputs,
     evaluate_boolean,
     linearly_separable,
     nand_circuit_network,
@@ -426,3 +427,25 @@ def test_nand_circuit_network_xor_needs_carries():
     with torch.no_grad():
         net.weights[0][1] = 0.0  # the carry of x1 now outputs 0
     assert evaluate_boolean(net, 2) != [0, 1, 1, 0]
+
+
+def test_carried_inputs_finds_the_carry_neurons_and_fires_when_broken():
+    xor = nand_circuit_network([(0, 1), (0, 2), (1, 2), (3, 4)], 2)
+    assert carried_inputs(xor) == [0, 1]
+    assert xor.widths[0] == 3  # the first gate beside the two carries
+    # mutation: scale the carry of x2, and it no longer passes x2 on
+    broken = nand_circuit_network([(0, 1), (0, 2), (1, 2), (3, 4)], 2)
+    with torch.no_grad():
+        row = int(broken.weights[0][:, 1].nonzero()[-1, 0])
+        broken.weights[0][row, 1] = 0.5
+    assert carried_inputs(broken) == [0]
+    # a circuit whose later gates never read the inputs carries none
+    assert carried_inputs(nand_circuit_network([(0, 1), (2, 2)], 2)) == []
+    with pytest.raises(TypeError, match="hidden layer"):
+        carried_inputs(_one_layer())
+
+
+def _one_layer():
+    from hwlib.networks import FeedForwardNetwork
+
+    return FeedForwardNetwork([[[1.0, 1.0]]], [[0.0]])
