@@ -347,7 +347,11 @@ TOPICS = {
             _gate_topic(g),
             (f"{g}_network",),
             "a ReLU network of x (N, 2) (or a function of no arguments that "
-            "builds it); f > 0 where the gate is true (MIT Q7)",
+            + (
+                "builds it); f = NAND exactly on {0, 1}^2 (MIT Q7c)"
+                if g == "nand"
+                else "builds it); f > 0 where the gate is true (MIT Q7)"
+            ),
         )
         for g in ("and", "or", "xor", "nand")
     },

@@ -33,7 +33,7 @@ NEUTRAL = {
     "hwlib.display": "LaTeX rendering of matrices",
     "hwlib.networks": "the network container FeedForwardNetwork",
     "hwlib.models": "the attribution chapter's CNN, trained and cached",
-    "hwlib.review": "word counts",
+    "hwlib.review": "word counts, label-noise shares and figure",
     "hwlib.record": "the record of a training run (settings, figures)",
     "hwlib.check": "the checks a student runs on their own answers",
 }
