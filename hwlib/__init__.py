@@ -23,7 +23,7 @@ One module per topic; each chapter of the book imports what it needs:
     check        checks of a student's own answers, with readable reports
                  (a package holding no answer; check.fixtures: tiny_cnn)
     cache        where cached datasets and models live; atomic writes
-    review       the paper review (004 §5): word counts, label noise, its figure
+    review       paper review (004 §5): word counts, label noise, figure
     display      LaTeX rendering of matrices
     plots        plotting helpers, learning curves (plot_curves)
     explorers    plotly figures with sliders for the static HTML book
